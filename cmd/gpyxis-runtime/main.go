@@ -1,0 +1,77 @@
+// Command gpyxis-runtime is the gpyxis container runtime: it imports OCI images
+// into squashfs files and runs containers for users and for the Slurm shim.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// errUsage marks errors caused by a bad command line; they exit with status 2.
+var errUsage = errors.New("usage")
+
+// command is one subcommand of gpyxis-runtime.
+type command struct {
+	name    string
+	summary string
+	run     func(stdout io.Writer, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{name: "version", summary: "print the version and build information", run: runVersion},
+		{name: "help", summary: "show this help", run: func(w io.Writer, _ []string) error { return usage(w) }},
+	}
+}
+
+func main() {
+	if err := run(os.Stdout, os.Args[1:]); err != nil {
+		fmt.Fprintf(os.Stderr, "gpyxis-runtime: %v\n", err)
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// run dispatches args to a subcommand; it is main without the exit.
+func run(stdout io.Writer, args []string) error {
+	if len(args) == 0 {
+		_ = usage(os.Stderr)
+		return fmt.Errorf("%w: no command given (try 'gpyxis-runtime --help')", errUsage)
+	}
+	switch args[0] {
+	case "-h", "--help":
+		return usage(stdout)
+	case "-v", "--version":
+		return runVersion(stdout, args[1:])
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(stdout, args[1:])
+		}
+	}
+	return fmt.Errorf("%w: unknown command %q (try 'gpyxis-runtime --help')", errUsage, args[0])
+}
+
+func usage(w io.Writer) error {
+	fmt.Fprint(w, `Usage: gpyxis-runtime COMMAND [OPTIONS] [ARGS]
+
+gpyxis-runtime imports OCI images into squashfs files and runs them as rootless
+containers that share the host's network, PIDs, GPUs and InfiniBand. The Slurm
+SPANK plugin (shim/spank.c) drives it for srun --container-image.
+
+Commands:
+`)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	_, err := fmt.Fprint(w, `
+Options:
+  -h, --help     show this help
+  -v, --version  same as 'version'
+`)
+	return err
+}

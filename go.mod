@@ -1,0 +1,3 @@
+module github.com/gpyxis/gpyxis
+
+go 1.24
