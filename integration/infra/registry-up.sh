@@ -15,7 +15,7 @@ REG_ETC=$GPX_ETC/registry
 REG_STORE=$GPX_STATE/registry
 
 install_packages() {
-	apt_install docker-registry apache2-utils openssl curl ca-certificates
+	apt_install docker-registry apache2-utils openssl curl ca-certificates jq
 	# On a systemd host the package's own unit would hold :5000 on every interface.
 	if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
 		systemctl disable --now docker-registry.service >/dev/null 2>&1 || true
@@ -134,6 +134,21 @@ v2_answers() {
 	[ "$code" = 200 ] || [ "$code" = 401 ]
 }
 
+# write_registries_json describes the variants for the Go tests (integration/harness).
+write_registries_json() {
+	local h=http://$REG_HOST
+	jq -n --arg h "$h" --arg tls "https://$REG_HOST:$REG_TLS_PORT" --arg u "$REG_USER" --arg p "$REG_PASS" \
+		--arg ca "$REG_ETC/ca.crt" --arg certs "$GPX_ETC/certs.d" --arg realm "$h:$TOKEN_PORT/token" \
+		--argjson pp $REG_PLAIN_PORT --argjson bp $REG_BASIC_PORT --argjson tp $REG_TOKEN_PORT '
+		{registries: [
+			{name: "plain", url: "\($h):\($pp)", auth: "none"},
+			{name: "basic", url: "\($h):\($bp)", auth: "basic", username: $u, password: $p},
+			{name: "token", url: "\($h):\($tp)", auth: "bearer", username: $u, password: $p, realm: $realm},
+			{name: "tls", url: $tls, auth: "basic", username: $u, password: $p, ca_file: $ca, certs_dir: $certs}],
+		 private_prefix: "private/"}' >"$GPX_STATE/registries.json.tmp"
+	chmod 0644 "$GPX_STATE/registries.json.tmp" && mv "$GPX_STATE/registries.json.tmp" "$GPX_STATE/registries.json"
+}
+
 main() {
 	mkdir -p "$GPX_ETC" "$GPX_RUN" "$GPX_LOG" "$GPX_STATE"
 	install_packages
@@ -161,6 +176,7 @@ main() {
 	wait_for 20 v2_answers "http://$REG_HOST:$REG_TOKEN_PORT" || die "registry :$REG_TOKEN_PORT did not come up, see $GPX_LOG/registry-token.log"
 	wait_for 20 v2_answers "https://$REG_HOST:$REG_TLS_PORT" || die "registry :$REG_TLS_PORT did not come up, see $GPX_LOG/registry-tls.log"
 	wait_for 20 curl -sf -o /dev/null "http://$REG_HOST:$TOKEN_PORT/healthz" || die "token server did not come up, see $GPX_LOG/tokenserver.log"
+	write_registries_json
 	log "registries up on $REG_HOST:$REG_PLAIN_PORT (anonymous), :$REG_BASIC_PORT (basic), :$REG_TOKEN_PORT (bearer), :$REG_TLS_PORT (TLS)"
 }
 

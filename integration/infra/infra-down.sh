@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# infra-down.sh: stops what infra-up.sh started, and only that (by pidfile, never a broad
+# kill). PURGE=1 also deletes its state: registry storage, built images, certificates, logs.
+. "$(dirname "$0")/lib.sh"
+need_root
+
+for f in "$GPX_RUN"/registry-*.pid; do
+	[ -e "$f" ] && stop_pidfile "$f" docker-registry
+done
+stop_pidfile "$GPX_RUN/tokenserver.pid" tokenserver
+rm -f "$GPX_RUN/ready"
+if [ "${PURGE:-0}" = 1 ]; then
+	log "purging $GPX_STATE $GPX_ETC $GPX_LOG"
+	rm -rf "${GPX_STATE:?}" "${GPX_ETC:?}" "${GPX_LOG:?}"
+	rmdir "$GPX_RUN" 2>/dev/null || true
+fi

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# infra-up.sh: brings up everything the integration tests use, on loopback only:
+# the four registry variants and the test images (BIG=1 adds big:latest, for benchmarks).
+# Idempotent: a second run with everything up takes a few seconds. Writes $MARKER when
+# the registries and small images are usable.
+. "$(dirname "$0")/lib.sh"
+need_root
+: "${MARKER:=$GPX_RUN/ready}"
+
+start=$SECONDS
+rm -f "$MARKER"
+"$INFRA_DIR/registry-up.sh"
+"$INFRA_DIR/images-build.sh"
+[ "${BIG:-0}" = 1 ] && "$INFRA_DIR/images-build.sh" big
+date -u +%FT%TZ >"$MARKER"
+log "harness up in $((SECONDS - start)) s; state in $GPX_STATE ($(du -sh "$GPX_STATE" 2>/dev/null | cut -f1))"
