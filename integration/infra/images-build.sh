@@ -153,6 +153,9 @@ build_big() { . "$INFRA_DIR/images-big.sh"; big; }
 
 main() {
 	mkdir -p "$GPX_STATE" "$BUILD/rootfs"
+	# One build at a time: builds share $BUILD/tmp and the layer cache.
+	exec 9>"$BUILD/.lock"
+	flock -n 9 || { log "waiting for another images-build.sh to finish"; flock 9; }
 	apt_install jq pigz zstd curl tar attr
 	init_store
 	curl -sf -o /dev/null "$PUSH_REG/v2/" || die "no registry at $PUSH_REG: run registry-up.sh first"

@@ -1,0 +1,88 @@
+# gpyxis: build, test and install. `make help` lists the targets.
+# Root on Debian 12: `make test` installs and starts what the tests need
+# (integration/infra: registries on loopback, test images built from Debian packages).
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+DESTDIR ?=
+export PATH := $(PATH):/usr/local/go/bin
+SHELL   := /bin/bash
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS := -X main.version=$(VERSION)
+TEST_USER ?= tester
+ROOT    := $(shell id -u)
+
+BIN := bin/gpyxis-runtime
+SCRIPTS := $(wildcard integration/infra/*.sh .ci/run)
+
+.PHONY: all build test test-unit test-integration test-rootless infra bench up install uninstall lint clean help
+
+all: build
+
+build: $(BIN) ## build bin/gpyxis-runtime
+
+$(BIN): FORCE
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/gpyxis-runtime
+
+FORCE:
+
+test: lint test-unit test-integration test-rootless ## lint, unit and integration tests (as root: sets up the harness)
+
+test-unit: ## unit tests only (no harness needed)
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/integration$$')
+
+infra: ## bring up the registries and test images (root)
+ifeq ($(ROOT),0)
+	integration/infra/infra-up.sh
+else
+	@test -s $${GPYXIS_INFRA_STATE:-/var/lib/gpyxis-infra}/registries.json || \
+		{ echo "the integration harness is not up: run 'sudo make infra' or 'sudo make test'" >&2; exit 1; }
+endif
+
+# Integration tests fail, never skip, when a piece of the harness is missing.
+test-integration: infra ## integration tests against the real registries
+	GPYXIS_INFRA_REQUIRED=1 $(GO) test -count=1 -timeout 20m ./integration/
+
+# As root, the integration tests run a second time as an unprivileged user: the harness
+# must be usable rootless. The test binary is built by root and run as $(TEST_USER).
+test-rootless: infra ## integration tests as the unprivileged $(TEST_USER) (root only)
+ifeq ($(ROOT),0)
+	integration/infra/user-up.sh $(TEST_USER)
+	$(GO) test -c -o bin/integration.test ./integration/
+	cd /tmp && setpriv --reuid=$(TEST_USER) --regid=$(TEST_USER) --init-groups \
+		env HOME=/tmp GPYXIS_INFRA_REQUIRED=1 $(CURDIR)/bin/integration.test -test.count=1 -test.v 2>&1 | \
+		grep -E '^(--- |ok|FAIL|PASS)|SKIP|harness:' ; test $${PIPESTATUS[0]} -eq 0
+else
+	@echo "test-rootless: skipped, needs root to switch to $(TEST_USER) (you are not root: the integration tests above already ran unprivileged)"
+endif
+
+bench: ## benchmarks (as root: builds big:latest first); never part of `make test`
+ifeq ($(ROOT),0)
+	BIG=1 integration/infra/infra-up.sh
+endif
+	GPYXIS_INFRA_REQUIRED=1 $(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+
+up: build ## the main job, set up from scratch: registries and test images (root)
+	integration/infra/infra-up.sh
+	@echo "registries: http://127.0.0.1:5000 (anonymous) :5001 (basic) :5002 (bearer) https://127.0.0.1:5443 (TLS)"
+	@curl -s http://127.0.0.1:5000/v2/_catalog; echo
+
+install: build ## install into $(DESTDIR)$(PREFIX)
+	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/gpyxis-runtime
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/gpyxis-runtime
+
+lint: ## gofmt, go vet, bash -n (and shellcheck when installed)
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	@for f in $(SCRIPTS); do bash -n $$f || exit 1; done
+	@if command -v shellcheck >/dev/null; then shellcheck -x -S warning $(SCRIPTS); fi
+
+clean:
+	rm -rf bin
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  %-17s %s\n", $$1, $$2 }'
