@@ -33,7 +33,7 @@ type client struct {
 
 // sys builds a SystemContext that reads nothing from the host's configuration, so
 // that only what the test says (credentials, CA) is in play.
-func (c client) sys(t *testing.T) *types.SystemContext {
+func (c client) sys(t testing.TB) *types.SystemContext {
 	t.Helper()
 	dir := t.TempDir()
 	empty := filepath.Join(dir, "empty")
@@ -64,7 +64,7 @@ func (c client) sys(t *testing.T) *types.SystemContext {
 }
 
 // open starts a pull of repository:ref (a tag) from the client's registry.
-func (c client) open(t *testing.T, repository, ref string) (types.ImageSource, error) {
+func (c client) open(t testing.TB, repository, ref string) (types.ImageSource, error) {
 	t.Helper()
 	r, err := docker.ParseReference("//" + c.reg.Host() + "/" + repository + ":" + ref)
 	if err != nil {
