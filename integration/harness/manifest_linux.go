@@ -59,21 +59,21 @@ func (m *manifest) walk(p string) error {
 		return nil
 	})
 	if errors.Is(err, fs.ErrNotExist) && len(all) == 0 {
-		m.lines = append(m.lines, [2]string{escape(p), "type=absent"})
+		m.lines = append(m.lines, [2]string{Escape(p), "type=absent"})
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("walk %s: %w", p, err)
 	}
 	// Sorted by escaped path, so the first name of a hardlink group is stable.
-	sort.Slice(all, func(i, j int) bool { return escape(all[i]) < escape(all[j]) })
+	sort.Slice(all, func(i, j int) bool { return Escape(all[i]) < Escape(all[j]) })
 	for _, full := range all {
 		attrs, err := m.entry(full)
 		if err != nil {
 			return err
 		}
 		rel := "/" + strings.TrimPrefix(strings.TrimPrefix(full, m.root), "/")
-		m.lines = append(m.lines, [2]string{escape(rel), attrs})
+		m.lines = append(m.lines, [2]string{Escape(rel), attrs})
 	}
 	return nil
 }
@@ -93,7 +93,7 @@ func (m *manifest) entry(full string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("readlink: %w", err)
 		}
-		a = []string{"type=symlink", "target=" + escape(target)}
+		a = []string{"type=symlink", "target=" + Escape(target)}
 	case unix.S_IFREG:
 		sum, err := fileSHA256(full)
 		if err != nil {
@@ -104,7 +104,7 @@ func (m *manifest) entry(full string) (string, error) {
 			key := [2]uint64{st.Dev, st.Ino}
 			rel := "/" + strings.TrimPrefix(strings.TrimPrefix(full, m.root), "/")
 			if first, ok := m.inodes[key]; ok {
-				a = append(a, "hardlink="+escape(first))
+				a = append(a, "hardlink="+Escape(first))
 			} else {
 				m.inodes[key] = rel
 			}
@@ -164,14 +164,14 @@ func userXattrs(p string) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("getxattr %s %s: %w", p, name, err)
 		}
-		out = append(out, "xattr."+escape(name)+"="+escape(string(val[:n])))
+		out = append(out, "xattr."+Escape(name)+"="+Escape(string(val[:n])))
 	}
 	sort.Strings(out)
 	return out, nil
 }
 
-// escape writes bytes outside printable ASCII, space and backslash as \ooo (mtree style).
-func escape(s string) string {
+// Escape writes bytes outside printable ASCII, space and backslash as \ooo (mtree style).
+func Escape(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]

@@ -60,10 +60,10 @@ func mustSum(t *testing.T, p string) string {
 	return s
 }
 
-func TestEscape(t *testing.T) {
+func TestEscapeOctal(t *testing.T) {
 	for in, want := range map[string]string{"plain": "plain", "a b": "a\\040b", "back\\slash": "back\\134slash", "tab\t": "tab\\011", "ü": "\\303\\274"} {
-		if got := escape(in); got != want {
-			t.Errorf("escape(%q) = %q, want %q", in, got, want)
+		if got := Escape(in); got != want {
+			t.Errorf("Escape(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
