@@ -156,8 +156,8 @@ main() {
 	# One build at a time: builds share $BUILD/tmp and the layer cache.
 	exec 9>"$BUILD/.lock"
 	flock -n 9 || { log "waiting for another images-build.sh to finish"; flock 9; }
-	# skopeo and umoci are not used to build: the tests use them to check the images independently.
-	apt_install jq pigz zstd curl tar attr skopeo umoci
+	# skopeo, umoci and squashfs-tools are not used to build: tests use them to check images and outputs independently.
+	apt_install jq pigz zstd curl tar attr skopeo umoci squashfs-tools
 	init_store
 	curl -sf -o /dev/null "$PUSH_REG/v2/" || die "no registry at $PUSH_REG: run registry-up.sh first"
 	local images=("$@") i
