@@ -41,32 +41,36 @@ else
 endif
 
 # Integration tests fail, never skip, when a piece of the harness is missing.
-test-integration: infra ## integration tests against the real registries
-	GPYXIS_INFRA_REQUIRED=1 $(GO) test -count=1 -timeout 20m ./integration/
+test-integration: infra build ## integration tests against the real registries
+	GPYXIS_INFRA_REQUIRED=1 GPYXIS_RUNTIME=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 20m ./integration/
 
 # As root, the integration tests run a second time as an unprivileged user: the harness
 # must be usable rootless. The test binary is built by root and run as $(TEST_USER).
-test-rootless: infra ## integration tests as the unprivileged $(TEST_USER) (root only)
+test-rootless: infra build ## integration tests as the unprivileged $(TEST_USER) (root only)
 ifeq ($(ROOT),0)
 	integration/infra/user-up.sh $(TEST_USER)
 	$(GO) test -c -o bin/integration.test ./integration/
 	cd /tmp && setpriv --reuid=$(TEST_USER) --regid=$(TEST_USER) --init-groups \
-		env HOME=/tmp GPYXIS_INFRA_REQUIRED=1 $(CURDIR)/bin/integration.test -test.count=1 -test.v 2>&1 | \
+		env HOME=/tmp GPYXIS_INFRA_REQUIRED=1 GPYXIS_RUNTIME=$(CURDIR)/$(BIN) $(CURDIR)/bin/integration.test -test.count=1 -test.v 2>&1 | \
 		grep -E '^(--- |ok|FAIL|PASS)|SKIP|harness:' ; test $${PIPESTATUS[0]} -eq 0
 else
 	@echo "test-rootless: skipped, needs root to switch to $(TEST_USER) (you are not root: the integration tests above already ran unprivileged)"
 endif
 
-bench: ## benchmarks (as root: builds big:latest first); never part of `make test`
+bench: build ## benchmarks (as root: builds big:latest first); never part of `make test`
 ifeq ($(ROOT),0)
 	BIG=1 integration/infra/infra-up.sh
 endif
 	GPYXIS_INFRA_REQUIRED=1 $(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+ifeq ($(ROOT),0)
+	integration/bench/import.sh
+endif
 
-up: build ## the main job, set up from scratch: registries and test images (root)
+up: build ## the main job from scratch: registries, test images, then import one (root)
 	integration/infra/infra-up.sh
 	@echo "registries: http://127.0.0.1:5000 (anonymous) :5001 (basic) :5002 (bearer) https://127.0.0.1:5443 (TLS)"
-	@curl -s http://127.0.0.1:5000/v2/_catalog; echo
+	$(BIN) import --force --insecure -o bin/debian+bookworm.sqsh docker://127.0.0.1:5000#debian:bookworm
+	unsquashfs -s bin/debian+bookworm.sqsh | head -n 3
 
 install: build ## install into $(DESTDIR)$(PREFIX)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/gpyxis-runtime

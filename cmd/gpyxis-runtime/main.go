@@ -21,6 +21,8 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{name: "import", summary: "pull an image and write it as a squashfs file (enroot import)", run: runImport},
+		{name: "digest", summary: "print an image's manifest digest for this platform (enroot digest)", run: runDigest},
 		{name: "version", summary: "print the version and build information", run: runVersion},
 		{name: "help", summary: "show this help", run: func(w io.Writer, _ []string) error { return usage(w) }},
 	}

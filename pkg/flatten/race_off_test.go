@@ -1,0 +1,5 @@
+//go:build !race
+
+package flatten
+
+const raceEnabled = false

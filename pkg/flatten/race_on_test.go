@@ -1,0 +1,6 @@
+//go:build race
+
+package flatten
+
+// raceEnabled: the race detector makes heap and speed figures meaningless.
+const raceEnabled = true

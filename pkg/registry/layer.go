@@ -1,0 +1,153 @@
+package registry
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/opencontainers/go-digest"
+)
+
+// OpenLayer returns the decompressed tar stream of img.Layers[i] from the
+// cache (call Fetch first). gzip and zstd layers are decompressed, tar layers
+// passed through; other media types fail with ErrUnsupported.
+//
+// The stream verifies itself: the blob's digest and size, and the diff_id of
+// the decompressed data, are checked when the data is read to its end, and
+// the final Read returns an ErrDigestMismatch error instead of io.EOF (the
+// corrupt cache entry is then removed). A tar reader stops at the end-of-archive
+// marker, so drain the stream (io.Copy(io.Discard, rc)) to complete the check.
+// Reads fail once ctx is done.
+func (p *Puller) OpenLayer(ctx context.Context, img *Image, i int) (io.ReadCloser, error) {
+	if i < 0 || i >= len(img.Layers) {
+		return nil, fmt.Errorf("layer %d: out of range (image has %d)", i, len(img.Layers))
+	}
+	l := img.Layers[i]
+	comp, err := layerCompression(l.MediaType)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDigest(l.Digest); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p.cache.path(l.Digest))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("layer %s is not in the cache (call Fetch first): %w", l.Digest, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open layer: %w", err)
+	}
+	r := &layerReader{ctx: ctx, f: f, layer: l, blobHash: sha256.New(), diffHash: sha256.New()}
+	r.counted = &countReader{r: io.TeeReader(f, r.blobHash)}
+	if err := r.openDecoder(comp); err != nil {
+		f.Close()
+		return nil, &Error{Kind: ErrDigestMismatch, Ref: "layer " + l.Digest.String(), Hint: "cannot decompress it", Err: err}
+	}
+	return r, nil
+}
+
+// layerReader decompresses a cached layer and verifies it at the end.
+type layerReader struct {
+	ctx      context.Context
+	f        *os.File
+	layer    Layer
+	counted  *countReader
+	dec      io.Reader
+	closeDec func()
+	blobHash hash.Hash
+	diffHash hash.Hash
+	final    error // sticky result once the end was reached
+}
+
+func (r *layerReader) openDecoder(comp compression) error {
+	switch comp {
+	case gzipped:
+		z, err := gzip.NewReader(r.counted)
+		if err != nil {
+			return err
+		}
+		r.dec, r.closeDec = z, func() { z.Close() }
+	case zstdCompressed:
+		z, err := zstd.NewReader(r.counted)
+		if err != nil {
+			return err
+		}
+		r.dec, r.closeDec = z, z.Close
+	default:
+		r.dec, r.closeDec = r.counted, func() {}
+	}
+	return nil
+}
+
+func (r *layerReader) Read(b []byte) (int, error) {
+	if r.final != nil {
+		return 0, r.final
+	}
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := r.dec.Read(b)
+	r.diffHash.Write(b[:n])
+	switch {
+	case err == io.EOF:
+		r.final = r.verify()
+		return n, r.final
+	case err != nil:
+		r.final = r.corrupt(fmt.Errorf("decompress: %w", err))
+		return n, r.final
+	}
+	return n, nil
+}
+
+// verify finishes the blob hash and compares both digests.
+func (r *layerReader) verify() error {
+	if _, err := io.Copy(io.Discard, r.counted); err != nil {
+		return fmt.Errorf("read layer %s: %w", r.layer.Digest, err)
+	}
+	if got := digest.NewDigest(digest.SHA256, r.blobHash); got != r.layer.Digest || r.counted.n != r.layer.Size {
+		return r.corrupt(fmt.Errorf("blob is %s (%d bytes)", got, r.counted.n))
+	}
+	if r.layer.DiffID != "" {
+		if got := digest.NewDigest(digest.SHA256, r.diffHash); got != r.layer.DiffID {
+			return r.corrupt(fmt.Errorf("uncompressed data is %s, config says diff_id %s", got, r.layer.DiffID))
+		}
+	}
+	return io.EOF
+}
+
+// corrupt removes the cache entry (if it is still the file being read) and
+// returns an ErrDigestMismatch error.
+func (r *layerReader) corrupt(cause error) error {
+	name := r.f.Name()
+	if fi, err := r.f.Stat(); err == nil {
+		if cur, err := os.Stat(name); err == nil && os.SameFile(fi, cur) {
+			os.Remove(name)
+		}
+	}
+	return &Error{Kind: ErrDigestMismatch, Ref: "cached layer " + r.layer.Digest.String(),
+		Hint: "the corrupt cache entry was removed: pull again", Err: cause}
+}
+
+func (r *layerReader) Close() error {
+	r.closeDec()
+	return r.f.Close()
+}
+
+// countReader counts the bytes read through it.
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	return n, err
+}
