@@ -38,19 +38,23 @@ func TestImportMultilayer(t *testing.T) {
 				opts = "-noI -noD -noF -noX"
 			}
 			sqsh := importImage(t, reg, filepath.Join(dir, "cache"), t.TempDir(), "debian", "multilayer", "--squash-options", opts)
-			if got := llsManifest(t, sqsh, paths); got != llsOf(want) {
-				t.Errorf("unsquashfs -lls of the import differs from %s:\n%s", expectedFile, lineDiff(llsOf(want), got))
-			}
-			if os.Geteuid() != 0 {
-				t.Skip("kernel mount check needs root (squashfs does not mount in a user namespace)")
-			}
-			got, err := harness.Manifest(mountSquashfs(t, sqsh), paths...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != want {
-				t.Errorf("mounted import differs from %s:\n%s", expectedFile, lineDiff(want, got))
-			}
+			t.Run("unsquashfs", func(t *testing.T) {
+				if got := llsManifest(t, sqsh, paths); got != llsOf(want) {
+					t.Errorf("unsquashfs -lls of the import differs from %s:\n%s", expectedFile, lineDiff(llsOf(want), got))
+				}
+			})
+			t.Run("mount", func(t *testing.T) {
+				if os.Geteuid() != 0 {
+					t.Skip("kernel mount check needs root (squashfs does not mount in a user namespace)")
+				}
+				got, err := harness.Manifest(mountSquashfs(t, sqsh), paths...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got != want {
+					t.Errorf("mounted import differs from %s:\n%s", expectedFile, lineDiff(want, got))
+				}
+			})
 		})
 	}
 }

@@ -184,9 +184,16 @@ func (e *Env) RequireImage(t T, repository, tag string) Image {
 	return img
 }
 
-// RepoFile returns the path of a file in the repository, given relative to its root,
-// found by walking up from the test's working directory to go.mod.
+// RepoRootEnv names a directory to use as the repository root (for test binaries
+// run away from the checkout, e.g. as another user).
+const RepoRootEnv = "GPYXIS_REPO_ROOT"
+
+// RepoFile returns the path of a file in the repository, given relative to its root:
+// $GPYXIS_REPO_ROOT, else found by walking up from the working directory to go.mod.
 func RepoFile(rel string) (string, error) {
+	if root := os.Getenv(RepoRootEnv); root != "" {
+		return filepath.Join(root, rel), nil
+	}
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", fmt.Errorf("getwd: %w", err)

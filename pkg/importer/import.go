@@ -118,17 +118,16 @@ func write(ctx context.Context, p Puller, img *registry.Image, o Options) (stats
 	if err != nil {
 		return stats, err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(o.Output), "."+filepath.Base(o.Output)+".tmp-*")
+	tmp, err := createOutput(o.Output)
 	if err != nil {
-		return stats, fmt.Errorf("create output: %w", err)
+		return stats, err
 	}
 	defer func() {
 		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+			tmp.discard()
 		}
 	}()
-	w, err := squashfs.NewWriter(tmp, o.Squash)
+	w, err := squashfs.NewWriter(tmp.File, o.Squash)
 	if err != nil {
 		return stats, fmt.Errorf("squashfs: %w", err)
 	}
@@ -147,22 +146,22 @@ func write(ctx context.Context, p Puller, img *registry.Image, o Options) (stats
 	return stats, nil
 }
 
-// finish makes the temporary file durable and gives it its final name; without Force
-// it never replaces a file that appeared at Output meanwhile.
-func finish(tmp *os.File, o Options) error {
+// finish makes the output durable and gives it its final name; without Force it
+// never replaces a file that appeared at Output meanwhile.
+func finish(tmp *output, o Options) error {
 	if err := tmp.Chmod(0o644); err != nil {
 		return fmt.Errorf("chmod output: %w", err)
 	}
 	if err := tmp.Sync(); err != nil {
 		return fmt.Errorf("sync output: %w", err)
 	}
+	if err := tmp.publish(o.Output, o.Force); err != nil {
+		return err
+	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("close output: %w", err)
 	}
-	if err := publish(tmp.Name(), o.Output, o.Force); err != nil {
-		return err
-	}
-	// The rename is durable only once the directory entry is.
+	// The new name is durable only once its directory is.
 	if d, err := os.Open(filepath.Dir(o.Output)); err == nil {
 		_ = d.Sync()
 		d.Close()
