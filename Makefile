@@ -27,7 +27,7 @@ $(BIN): FORCE
 
 FORCE:
 
-test: lint infra test-unit test-integration test-rootless ## lint, unit and integration tests (as root: sets up the harness)
+test: infra lint test-unit test-integration test-rootless ## lint, unit and integration tests (as root: sets up the harness)
 
 test-unit: ## unit tests only (no harness needed)
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/integration$$')

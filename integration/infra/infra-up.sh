@@ -9,6 +9,9 @@ need_root
 
 start=$SECONDS
 rm -f "$MARKER"
+# What building and unit-testing gpyxis needs beyond Go: cgo for the seccomp filter and
+# the namespace join code, the kernel-facing test tools.
+apt_install gcc libc6-dev pkg-config libseccomp-dev squashfs-tools busybox-static
 "$INFRA_DIR/registry-up.sh"
 "$INFRA_DIR/images-build.sh"
 [ "${BIG:-0}" = 1 ] && "$INFRA_DIR/images-build.sh" big
