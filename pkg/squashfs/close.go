@@ -50,9 +50,15 @@ func (w *Writer) finish() error {
 	if err := w.f.Truncate(int64(w.size)); err != nil {
 		return fmt.Errorf("truncate output: %w", err)
 	}
+	var dups int
+	var saved uint64
+	if w.dedup != nil {
+		dups, saved = w.dedup.count, w.dedup.saved
+	}
 	w.o.Logger.Debug("squashfs image written",
 		"inodes", len(b.order), "fragments", len(w.pipe.frags),
-		"sparse_blocks", w.pipe.sparse, "bytes", sb.bytesUsed)
+		"sparse_blocks", w.pipe.sparse, "duplicate_files", dups,
+		"duplicate_bytes", saved, "bytes_cut", w.pipe.cut, "bytes", sb.bytesUsed)
 	return nil
 }
 
@@ -74,6 +80,9 @@ func (w *Writer) superblock(b *builder) *superblock {
 		sb.flags |= flagNoFragments
 	default:
 		sb.flags |= flagAlwaysFrags
+	}
+	if !w.o.NoDuplicates {
+		sb.flags |= flagDuplicates
 	}
 	if w.o.Compression == None {
 		sb.flags |= uncompressedAll

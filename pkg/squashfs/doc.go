@@ -12,6 +12,7 @@
 //	superblock (96 bytes, written last at offset 0)
 //	compressor options (zstd only: one metadata block holding the level)
 //	data blocks and fragment blocks, in the order files were added
+//	(a file with the content of an earlier one shares that one's data)
 //	inode table
 //	directory table
 //	fragment table (metadata blocks, then their u64 index)

@@ -39,6 +39,7 @@ const (
 	flagNoFragComp  = 1 << 3
 	flagNoFragments = 1 << 4
 	flagAlwaysFrags = 1 << 5
+	flagDuplicates  = 1 << 6 // duplicate files share their data
 	flagNoXattrComp = 1 << 8
 	flagNoXattrs    = 1 << 9
 	flagCompOptions = 1 << 10

@@ -49,6 +49,10 @@ type Options struct {
 	// of packing them into shared fragment blocks, like mksquashfs
 	// -no-fragments.
 	NoFragments bool
+	// NoDuplicates stores every regular file's data even when an earlier
+	// file has the same content, like mksquashfs -no-duplicates. By
+	// default such a file shares the earlier file's blocks and fragment.
+	NoDuplicates bool
 	// ModTime is the superblock creation time in unix seconds, default 0 so
 	// that output is reproducible.
 	ModTime int64

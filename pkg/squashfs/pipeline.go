@@ -2,8 +2,9 @@ package squashfs
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
+	"io"
+	"os"
 	"sync"
 )
 
@@ -20,6 +21,8 @@ type slot struct {
 	frag  bool      // a fragment block rather than a file block
 	file  *fileData // file block: owner
 	index int       // file block: index in file.blocks
+	zero  bool      // file block: all zeros, stored as a hole
+	dupOf *fileData // no block: drop file's blocks and share dupOf's
 	done  chan struct{}
 }
 
@@ -41,16 +44,18 @@ type pipeline struct {
 
 	// Owned by the block writer goroutine until wdone is closed.
 	out    *bufio.Writer
+	f      *os.File // under out, for rewinding
 	pos    uint64
 	frags  []fragEntry
 	sparse uint64 // blocks stored as holes
 	stored uint64 // bytes of blocks written
+	cut    uint64 // bytes written, then cut off again for duplicates
 
 	mu  sync.Mutex
 	err error
 }
 
-func newPipeline(out *bufio.Writer, pos uint64, comp compressor, blockSize, workers int) *pipeline {
+func newPipeline(f *os.File, out *bufio.Writer, pos uint64, comp compressor, blockSize, workers int) *pipeline {
 	n := 2*workers + 1
 	p := &pipeline{
 		comp:  comp,
@@ -60,6 +65,7 @@ func newPipeline(out *bufio.Writer, pos uint64, comp compressor, blockSize, work
 		order: make(chan *slot, n),
 		wdone: make(chan struct{}),
 		out:   out,
+		f:     f,
 		pos:   pos,
 	}
 	for range n {
@@ -80,7 +86,7 @@ func (p *pipeline) get() (*slot, error) {
 		p.free <- s
 		return nil, err
 	}
-	s.in, s.res, s.frag, s.file, s.index = s.in[:0], nil, false, nil, 0
+	s.in, s.res, s.frag, s.file, s.index, s.zero, s.dupOf = s.in[:0], nil, false, nil, 0, false, nil
 	return s, nil
 }
 
@@ -99,7 +105,7 @@ func (p *pipeline) worker() {
 }
 
 func (p *pipeline) compress(s *slot) {
-	if !s.frag && bytes.Equal(s.in, p.zero[:len(s.in)]) {
+	if s.zero || s.dupOf != nil {
 		s.res, s.word = nil, 0
 		return
 	}
@@ -118,6 +124,11 @@ func (p *pipeline) writer() {
 	defer close(p.wdone)
 	for s := range p.order {
 		<-s.done
+		if s.dupOf != nil {
+			p.dropDuplicate(s.file, s.dupOf)
+			p.free <- s
+			continue
+		}
 		p.record(s)
 		if p.error() == nil && len(s.res) > 0 {
 			if _, err := p.out.Write(s.res); err != nil {
@@ -143,6 +154,39 @@ func (p *pipeline) record(s *slot) {
 		}
 	}
 	p.stored += uint64(len(s.res))
+}
+
+// dropDuplicate cuts the blocks of f, the last ones written, off the
+// output and makes f share the blocks of orig, an earlier file with the
+// same content. orig's blocks were recorded before f's.
+func (p *pipeline) dropDuplicate(f, orig *fileData) {
+	if n := p.pos - f.start; n > 0 && p.error() == nil {
+		if err := p.truncate(f.start); err != nil {
+			p.fail(fmt.Errorf("drop duplicate blocks: %w", err))
+		}
+		p.stored -= n
+		p.cut += n
+	}
+	for _, w := range f.blocks {
+		if w == 0 {
+			p.sparse--
+		}
+	}
+	p.pos = f.start
+	f.start, f.blocks = orig.start, orig.blocks
+}
+
+// truncate makes off the end of the output, discarding what was written
+// after it, buffered or not.
+func (p *pipeline) truncate(off uint64) error {
+	if err := p.out.Flush(); err != nil {
+		return err
+	}
+	if err := p.f.Truncate(int64(off)); err != nil {
+		return err
+	}
+	_, err := p.f.Seek(int64(off), io.SeekStart)
+	return err
 }
 
 func (p *pipeline) fail(err error) {

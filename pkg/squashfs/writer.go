@@ -32,6 +32,8 @@ type Writer struct {
 
 	frag   []byte // the fragment block being filled
 	nfrags uint32 // fragment blocks submitted so far
+	tail   []byte // buffer for a file's tail, block size
+	dedup  *dedup // nil with NoDuplicates
 
 	size uint64 // final file size, set by Close
 
@@ -67,7 +69,11 @@ func NewWriter(f *os.File, opts Options) (*Writer, error) {
 		return nil, fmt.Errorf("write header: %w", err)
 	}
 	w.frag = make([]byte, 0, o.BlockSize)
-	w.pipe = newPipeline(w.out, uint64(len(head)), comp, o.BlockSize, o.Workers)
+	w.tail = make([]byte, o.BlockSize)
+	if !o.NoDuplicates {
+		w.dedup = newDedup()
+	}
+	w.pipe = newPipeline(f, w.out, uint64(len(head)), comp, o.BlockSize, o.Workers)
 	return w, nil
 }
 
