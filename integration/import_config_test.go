@@ -60,3 +60,37 @@ insecure = true
 		}
 	})
 }
+
+// TestImportFromEveryRegistry imports through each registry variant the way users
+// configure them: enroot .credentials for basic and bearer auth, the CA through a
+// certs.d directory or SSL_CERT_FILE for TLS, anonymous bearer tokens.
+func TestImportFromEveryRegistry(t *testing.T) {
+	env := harness.Require(t)
+	basic := env.RequireRegistry(t, "basic")
+	token := env.RequireRegistry(t, "token")
+	tls := env.RequireRegistry(t, "tls")
+	env.RequireImage(t, "private/busybox", "latest")
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+		ref  string
+	}{
+		{"basic with .credentials", credentials(t, basic.Host(), basic.Username, basic.Password), []string{"--insecure"}, basic.Host() + "#busybox:oci"},
+		{"bearer anonymous", nil, []string{"--insecure"}, token.Host() + "#busybox:zstd"},
+		{"bearer private with .credentials", credentials(t, token.Host(), token.Username, token.Password), []string{"--insecure"}, token.Host() + "#private/busybox"},
+		{"tls with certs.d", credentials(t, tls.Host(), tls.Username, tls.Password), []string{"--certs-dir", tls.CertsDir}, tls.Host() + "#busybox:multiarch"},
+		{"tls with SSL_CERT_FILE", append(credentials(t, tls.Host(), tls.Username, tls.Password), "SSL_CERT_FILE="+tls.CAFile), nil, tls.Host() + "#busybox:multiarch-v2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "b.sqsh")
+			args := append([]string{"import", "--quiet", "--cache-dir", t.TempDir(), "-o", out}, tc.args...)
+			if msg, err := gpyxis(t, tc.env, append(args, "docker://"+tc.ref)...); err != nil {
+				t.Fatalf("import %s: %v\n%s", tc.ref, err, msg)
+			}
+			if got := llsManifest(t, out, []string{"/bin/busybox"}); !strings.Contains(got, "/bin/busybox type=file mode=0755") {
+				t.Fatalf("import of %s has no busybox: %q", tc.ref, got)
+			}
+		})
+	}
+}
