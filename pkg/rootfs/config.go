@@ -1,0 +1,122 @@
+package rootfs
+
+import (
+	"fmt"
+	"log/slog"
+	"path"
+	"path/filepath"
+
+	"github.com/gpyxis/gpyxis/pkg/namespaces"
+)
+
+// Config describes the mounts [Setup] makes for a container whose root
+// filesystem is an already unpacked directory. It travels as JSON from the
+// runtime to the container's init.
+type Config struct {
+	// Rootfs is the absolute host path of the unpacked root filesystem.
+	Rootfs string `json:"rootfs"`
+	// Writable leaves / read-write in the container and allows Setup to
+	// create missing mount points in the rootfs directory. Default false:
+	// / is remounted read-only and the image directory is never modified.
+	Writable bool `json:"writable,omitempty"`
+	// Unshare lists the optional namespaces the container was created with.
+	// A PID namespace gets a fresh procfs instead of a bind of the host's,
+	// a network namespace a fresh read-only sysfs and a running lo.
+	Unshare namespaces.Unshare `json:"unshare,omitzero"`
+	// Hostname, if set, is the container's hostname. It needs Unshare.UTS.
+	Hostname string `json:"hostname,omitempty"`
+	// Mounts are the caller's mounts (--container-mounts, image volumes,
+	// hooks), made in order after the system mounts.
+	Mounts []Mount `json:"mounts,omitempty"`
+	// Logger receives debug messages about skipped optional mounts.
+	// Default: discard.
+	Logger *slog.Logger `json:"-"`
+}
+
+// Mount is one mount(2) inside the container. Targets are resolved inside
+// the rootfs: symlinks in them are followed as if the rootfs were /, so a
+// target can never land outside it.
+type Mount struct {
+	// Source is a host path for bind mounts, or the device name for others
+	// ("tmpfs", "proc").
+	Source string `json:"source"`
+	// Target is the absolute path inside the container.
+	Target string `json:"target"`
+	// FSType is the filesystem type; empty for bind mounts.
+	FSType string `json:"fstype,omitempty"`
+	// Flags are MS_* flags. MS_BIND makes a bind mount, MS_BIND|MS_REC a
+	// recursive one; any other flag on a bind (MS_RDONLY, MS_NOSUID, ...)
+	// is applied by a second MS_REMOUNT that keeps the flags the kernel
+	// locked on the source. Propagation flags (MS_SLAVE, MS_PRIVATE,
+	// MS_SHARED, MS_UNBINDABLE, recursive with MS_REC) are applied by a
+	// separate call.
+	Flags uintptr `json:"flags,omitempty"`
+	// Data is the filesystem-specific option string ("size=1m,mode=755").
+	Data string `json:"data,omitempty"`
+	// Create says whether to create a missing target (enroot x-create).
+	// Targets are created only when Config.Writable is set or when their
+	// parent directory is on a mount Setup made (a tmpfs), never in a
+	// read-only image.
+	Create Create `json:"create,omitempty"`
+	// Optional skips the mount, with a debug message, when its source does
+	// not exist or its target is missing and cannot be created (enroot
+	// nofail). Other errors are still fatal.
+	Optional bool `json:"optional,omitempty"`
+}
+
+// Create is the x-create policy of a mount target.
+type Create int
+
+// Create policies.
+const (
+	// CreateNone requires the target to exist.
+	CreateNone Create = iota
+	// CreateDir creates a missing target and its parents as directories.
+	CreateDir
+	// CreateFile creates a missing target as an empty file, and its parents
+	// as directories.
+	CreateFile
+	// CreateAuto creates a file if the source is a non-directory bind
+	// source, a directory otherwise.
+	CreateAuto
+)
+
+func (c Create) String() string {
+	switch c {
+	case CreateNone:
+		return "none"
+	case CreateDir:
+		return "dir"
+	case CreateFile:
+		return "file"
+	case CreateAuto:
+		return "auto"
+	}
+	return fmt.Sprintf("Create(%d)", int(c))
+}
+
+// validate checks what can be checked without touching the filesystem.
+func (c *Config) validate() error {
+	if !filepath.IsAbs(c.Rootfs) {
+		return fmt.Errorf("rootfs %q: not an absolute path", c.Rootfs)
+	}
+	if c.Hostname != "" && !c.Unshare.UTS {
+		return fmt.Errorf("hostname %q needs a UTS namespace", c.Hostname)
+	}
+	for _, m := range c.Mounts {
+		if !path.IsAbs(m.Target) {
+			return fmt.Errorf("mount target %q: not an absolute path", m.Target)
+		}
+		if m.Create < CreateNone || m.Create > CreateAuto {
+			return fmt.Errorf("mount target %q: bad create policy %d", m.Target, m.Create)
+		}
+	}
+	return nil
+}
+
+func (c *Config) logger() *slog.Logger {
+	if c.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Logger
+}

@@ -1,0 +1,57 @@
+package rootfs
+
+import "syscall"
+
+// The runtime and the container's init talk over one stream socket, the
+// init's fd 3 (named by the environment variable initFDEnv):
+//
+//	runtime                                  init (in the new namespaces)
+//	  ── initConfig (JSON), then SHUT_WR ──▶   reads to EOF
+//	                                           Setup, chdir, PATH lookup
+//	  ◀── initError (JSON), then exit 1 ────   on failure
+//	  ◀── EOF (fd is close-on-exec) ───────    on success: execve(command)
+//
+// EOF without a message therefore means the command is running, as with
+// runc's exec fifo and Go's own fork/exec error pipe. If init dies before
+// it could report (a crash), the runtime also sees EOF, returns the Process,
+// and Wait reports the exit status.
+const (
+	// InitArg is the argv[1] marker that makes a binary run [InitMain].
+	InitArg = "gpyxis-init"
+	// initFDEnv names the init's end of the socket.
+	initFDEnv = "_GPYXIS_INIT_FD"
+)
+
+// initConfig is what the runtime sends the init.
+type initConfig struct {
+	Rootfs Config   `json:"rootfs"`
+	Args   []string `json:"args"`
+	Env    []string `json:"env"`
+	Dir    string   `json:"dir,omitempty"`
+	Debug  bool     `json:"debug,omitempty"`
+}
+
+// initError is what the init sends back when it fails.
+type initError struct {
+	Message string `json:"message"`
+	Errno   int    `json:"errno,omitempty"`
+}
+
+// InitError is a failure of the container's init before it could exec the
+// command, reported across the process boundary. It unwraps to the
+// syscall.Errno at its root, if any, so errors.Is(err, fs.ErrPermission)
+// and friends work.
+type InitError struct {
+	Message string
+	Errno   syscall.Errno
+}
+
+func (e *InitError) Error() string { return "container init: " + e.Message }
+
+// Unwrap returns the errno, or nil.
+func (e *InitError) Unwrap() error {
+	if e.Errno == 0 {
+		return nil
+	}
+	return e.Errno
+}

@@ -1,0 +1,100 @@
+package rootfs
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gpyxis/gpyxis/pkg/namespaces"
+)
+
+// Setup prepares the mounts of a container and makes c.Rootfs its root
+// directory. It must run inside the container's new user and mount
+// namespaces (the init started by [Start]), with CAP_SYS_ADMIN there; it
+// changes the root and working directory of the calling process.
+//
+// The sequence (architecture.md §2.3; enroot runtime::_start):
+//
+//  1. mount / MS_REC|MS_SLAVE: host mount events still propagate in,
+//     nothing propagates out.
+//  2. bind c.Rootfs onto itself (MS_REC), remount nosuid,nodev: pivot_root
+//     needs the new root to be a mount point.
+//  3. the system mounts (systemMounts): /proc, /sys (ro), /dev, tmpfs on
+//     /tmp, /var/run, /var/lock, /dev/shm, ro binds of the /etc files.
+//  4. c.Mounts, in order (hooks will come between 3 and 4, as in enroot).
+//  5. hostname (UTS namespace) and lo (network namespace).
+//  6. pivot_root(".", ".") and detach of the old root.
+//  7. remount / read-only unless c.Writable.
+func Setup(c Config) error {
+	if err := c.validate(); err != nil {
+		return err
+	}
+	log := c.logger()
+	// Slave, not private: a host unmount (say of a filesystem a user bound
+	// in) still reaches the container, and no mount made here leaks to the
+	// host. runc prepareRoot and enroot both use rslave. Go sets
+	// MS_PRIVATE itself only for Unshareflags, not for Cloneflags.
+	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("make / rslave: %w", err)
+	}
+	// pivot_root needs the new root to be a mount point whose parent is not
+	// shared; a bind of the directory onto itself makes it one. Recursive
+	// so that mounts already under it (a squashfuse overlay) come along.
+	if err := unix.Mount(c.Rootfs, c.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind rootfs %s: %w", c.Rootfs, err)
+	}
+	// Opened only now, on the bind: every later mount goes through this fd
+	// and must land on the bind, not on the directory hidden below it.
+	r, err := openRoot(c.Rootfs, c.Writable)
+	if err != nil {
+		return err
+	}
+	defer r.close()
+	// enroot binds the rootfs "nosuid,nodev": setuid binaries and device
+	// nodes in an image must not work even if the unpacker missed them.
+	if err := remount(r.fd, unix.MS_NOSUID|unix.MS_NODEV, false); err != nil {
+		return fmt.Errorf("rootfs %s: %w", c.Rootfs, err)
+	}
+	for _, m := range systemMounts(c.Unshare) {
+		if err := r.mount(m, log); err != nil {
+			return err
+		}
+	}
+	for _, m := range c.Mounts {
+		if err := r.mount(m, log); err != nil {
+			return err
+		}
+	}
+	if c.Hostname != "" {
+		if err := unix.Sethostname([]byte(c.Hostname)); err != nil {
+			return fmt.Errorf("sethostname %q: %w", c.Hostname, err)
+		}
+	}
+	if c.Unshare.Net {
+		if err := namespaces.LoopbackUp(); err != nil {
+			return err
+		}
+	}
+	if err := pivotRoot(c.Rootfs); err != nil {
+		return err
+	}
+	if c.Writable {
+		return nil
+	}
+	return readOnlyRoot()
+}
+
+// readOnlyRoot remounts the new / read-only (enroot: "bind,nosuid,nodev,ro"
+// unless ENROOT_ROOTFS_WRITABLE). Only the rootfs mount changes; /tmp and
+// the other mounts on it keep their own flags.
+func readOnlyRoot() error {
+	fd, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("remount / read-only: %w", err)
+	}
+	defer unix.Close(fd)
+	if err := remount(fd, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, false); err != nil {
+		return fmt.Errorf("/: %w", err)
+	}
+	return nil
+}
