@@ -1,0 +1,66 @@
+package unpack
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gpyxis/gpyxis/pkg/flatten"
+)
+
+const chunk = 1 << 20
+
+// writeFile creates a regular file with exactly e.Size bytes from content, leaving
+// all-zero chunks as holes so that sparse files stay sparse.
+func writeFile(parent int, name string, e flatten.Entry, content io.Reader) error {
+	fd, err := unix.Openat(parent, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return err
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	buf := make([]byte, chunk)
+	var off int64
+	for off < e.Size {
+		n, err := io.ReadFull(content, buf[:min(int64(chunk), e.Size-off)])
+		if err != nil {
+			return fmt.Errorf("read content: %w", err)
+		}
+		if !allZero(buf[:n]) {
+			if _, err := f.WriteAt(buf[:n], off); err != nil {
+				return err
+			}
+		}
+		off += int64(n)
+	}
+	if err := f.Truncate(e.Size); err != nil { // extends over a trailing hole
+		return err
+	}
+	if err := unix.Fchmod(fd, e.Mode&0o7777); err != nil { // after writing: the mode may forbid writes
+		return err
+	}
+	ts := []unix.Timespec{unix.NsecToTimespec(e.ModTime * 1e9), unix.NsecToTimespec(e.ModTime * 1e9)}
+	return unix.UtimesNanoAt(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", fd), ts, 0)
+}
+
+func setTime(parent int, name string, mtime int64, flags int) error {
+	ts := []unix.Timespec{unix.NsecToTimespec(mtime * 1e9), unix.NsecToTimespec(mtime * 1e9)}
+	return unix.UtimesNanoAt(parent, name, ts, flags)
+}
+
+func allZero(b []byte) bool {
+	for len(b) >= 8 {
+		if b[0]|b[1]|b[2]|b[3]|b[4]|b[5]|b[6]|b[7] != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}

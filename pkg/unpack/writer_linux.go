@@ -1,0 +1,219 @@
+package unpack
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path"
+	"sort"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gpyxis/gpyxis/pkg/flatten"
+)
+
+// Writer is a flatten.Sink that creates the entries under a root directory.
+type Writer struct {
+	root    *os.File // O_PATH descriptor of the root: every *at call is relative to it
+	log     *slog.Logger
+	dirs    map[string]dirAttr // final attributes of directories, applied by Close
+	Skipped int                // entries not created (device nodes)
+}
+
+type dirAttr struct {
+	mode  uint32
+	mtime int64
+}
+
+// NewWriter writes into dir, which must exist (an empty directory).
+func NewWriter(dir string, log *slog.Logger) (*Writer, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open rootfs %s: %w", dir, err)
+	}
+	return &Writer{root: os.NewFile(uintptr(fd), dir), log: log, dirs: map[string]dirAttr{}}, nil
+}
+
+// Add creates one entry. Directories are created writable and get their final mode at
+// Close, so that a 0555 or 0000 directory can still be filled.
+func (w *Writer) Add(e flatten.Entry, content io.Reader) error {
+	if e.Path == "" { // the root itself
+		w.dirs[""] = dirAttr{e.Mode, e.ModTime}
+		return nil
+	}
+	parent, err := w.parent(e.Path)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(parent)
+	name := path.Base(e.Path)
+	switch e.Type {
+	case flatten.Dir:
+		err = mkdir(parent, name)
+		w.dirs[e.Path] = dirAttr{e.Mode, e.ModTime}
+	case flatten.Reg:
+		err = writeFile(parent, name, e, content)
+	case flatten.Symlink:
+		err = unix.Symlinkat(e.Linkname, parent, name)
+		if err == nil {
+			err = setTime(parent, name, e.ModTime, unix.AT_SYMLINK_NOFOLLOW)
+		}
+	case flatten.Hardlink:
+		err = w.link(parent, name, e.Linkname)
+	case flatten.Fifo:
+		if err = unix.Mkfifoat(parent, name, e.Mode&0o7777); err == nil {
+			err = unix.Fchmodat(parent, name, e.Mode&0o7777, 0)
+		}
+	case flatten.Char, flatten.Block, flatten.Socket:
+		// mknod needs CAP_MKNOD in the initial user namespace: skip, as enroot does.
+		w.Skipped++
+		w.log.Debug("skipping device node", "path", e.Path)
+		return nil
+	default:
+		err = fmt.Errorf("unknown type %v", e.Type)
+	}
+	if err != nil {
+		return fmt.Errorf("unpack %s: %w", e.Path, err)
+	}
+	if e.Type != flatten.Hardlink {
+		w.setXattrs(parent, name, e)
+	}
+	return nil
+}
+
+// parent opens the parent directory of p inside the root, creating missing
+// directories, and never following a symlink (RESOLVE_NO_SYMLINKS): an image that
+// puts a file under a symlinked directory gets an error, not a write outside the root.
+func (w *Writer) parent(p string) (int, error) {
+	dir := path.Dir(p)
+	how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS}
+	if dir == "." {
+		return unix.Openat2(int(w.root.Fd()), ".", how)
+	}
+	fd, err := unix.Openat2(int(w.root.Fd()), dir, how)
+	if errors.Is(err, unix.ENOENT) {
+		if err = w.mkdirAll(dir); err == nil {
+			fd, err = unix.Openat2(int(w.root.Fd()), dir, how)
+		}
+	}
+	if err != nil {
+		return -1, fmt.Errorf("unpack %s: parent directory: %w", p, err)
+	}
+	return fd, nil
+}
+
+// mkdirAll creates dir and its missing parents, writable, one component at a time.
+func (w *Writer) mkdirAll(dir string) error {
+	cur := ""
+	for _, c := range strings.Split(dir, "/") {
+		parent, err := w.parent(path.Join(cur, c))
+		if err != nil {
+			return err
+		}
+		err = mkdir(parent, c)
+		unix.Close(parent)
+		if err != nil {
+			return err
+		}
+		cur = path.Join(cur, c)
+		if _, ok := w.dirs[cur]; !ok {
+			w.dirs[cur] = dirAttr{mode: 0o755} // a parent no layer describes, as the squashfs writer does
+		}
+	}
+	return nil
+}
+
+// mkdir creates a writable directory, or accepts an existing one.
+func mkdir(parent int, name string) error {
+	err := unix.Mkdirat(parent, name, 0o700)
+	if errors.Is(err, unix.EEXIST) {
+		var st unix.Stat_t
+		if serr := unix.Fstatat(parent, name, &st, unix.AT_SYMLINK_NOFOLLOW); serr == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			return nil
+		}
+	}
+	return err
+}
+
+func (w *Writer) link(parent int, name, target string) error {
+	how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC | unix.O_NOFOLLOW,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS}
+	tfd, err := unix.Openat2(int(w.root.Fd()), target, how)
+	if err != nil {
+		return fmt.Errorf("hardlink target %s: %w", target, err)
+	}
+	defer unix.Close(tfd)
+	// linkat(AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; the /proc/self/fd path does not.
+	return unix.Linkat(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", tfd), parent, name, unix.AT_SYMLINK_FOLLOW)
+}
+
+func (w *Writer) setXattrs(parent int, name string, e flatten.Entry) {
+	if len(e.Xattrs) == 0 {
+		return
+	}
+	fd, err := unix.Openat(parent, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	defer unix.Close(fd)
+	p := fmt.Sprintf("/proc/self/fd/%d", fd)
+	for k, v := range e.Xattrs {
+		// Symlinks cannot carry user.* xattrs; filesystems without xattrs say ENOTSUP.
+		if err := unix.Lsetxattr(p, k, v, 0); err != nil && e.Type != flatten.Symlink {
+			w.log.Debug("xattr not kept", "path", e.Path, "name", k, "err", err)
+		}
+	}
+}
+
+// Close gives directories their final modes and times, deepest first (a parent that
+// becomes read-only must not stop its children's updates).
+func (w *Writer) Close() error {
+	defer w.root.Close()
+	paths := make([]string, 0, len(w.dirs))
+	for p := range w.dirs {
+		paths = append(paths, p)
+	}
+	depth := func(p string) int {
+		if p == "" {
+			return -1
+		}
+		return strings.Count(p, "/")
+	}
+	sort.Slice(paths, func(i, j int) bool {
+		if di, dj := depth(paths[i]), depth(paths[j]); di != dj {
+			return di > dj
+		}
+		return paths[i] < paths[j]
+	})
+	for _, p := range paths {
+		a := w.dirs[p]
+		target := p
+		if target == "" {
+			target = "."
+		}
+		how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+			Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS}
+		fd, err := unix.Openat2(int(w.root.Fd()), target, how)
+		if err != nil {
+			return fmt.Errorf("unpack %s: %w", p, err)
+		}
+		proc := fmt.Sprintf("/proc/self/fd/%d", fd)
+		ts := []unix.Timespec{unix.NsecToTimespec(a.mtime * 1e9), unix.NsecToTimespec(a.mtime * 1e9)}
+		err = unix.UtimesNanoAt(unix.AT_FDCWD, proc, ts, 0)
+		if err == nil {
+			err = unix.Fchmodat(unix.AT_FDCWD, proc, a.mode&0o7777, 0)
+		}
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("unpack %s: set mode: %w", p, err)
+		}
+	}
+	return nil
+}
