@@ -13,6 +13,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gpyxis/gpyxis/pkg/filter"
 )
 
 // defaultPath is used to find the command when Env has no PATH, as execvp
@@ -90,6 +92,14 @@ func initRun(sync *os.File) error {
 	// drops them. A remapped root keeps its (namespaced) capabilities.
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
 		return fmt.Errorf("clear ambient capabilities: %w", err)
+	}
+	// The filter goes on last: after it, chown and setuid calls are faked, and the
+	// init itself has no more need of them. In the user namespace the init holds
+	// CAP_SYS_ADMIN, so no NO_NEW_PRIVS is needed and setuid binaries keep working.
+	if len(c.Seccomp) > 0 {
+		if err := filter.LoadBPF(c.Seccomp, filter.Options{}); err != nil {
+			return fmt.Errorf("seccomp filter: %w", err)
+		}
 	}
 	if err := unix.Exec(path, c.Args, c.Env); err != nil {
 		return fmt.Errorf("exec %s: %w", path, err)

@@ -29,6 +29,8 @@ type initConfig struct {
 	Env    []string `json:"env"`
 	Dir    string   `json:"dir,omitempty"`
 	Debug  bool     `json:"debug,omitempty"`
+	// Seccomp is a BPF program (pkg/filter) loaded just before exec; none if empty.
+	Seccomp []byte `json:"seccomp,omitempty"`
 }
 
 // initError is what the init sends back when it fails.

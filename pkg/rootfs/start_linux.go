@@ -35,6 +35,9 @@ type StartConfig struct {
 	Stdout, Stderr io.Writer
 	// Debug makes the init log skipped optional mounts to Stderr.
 	Debug bool
+	// Seccomp is a BPF program (pkg/filter.BPF) the init loads just before it
+	// execs the command. Default: none.
+	Seccomp []byte
 }
 
 // Process is a running container process.
@@ -104,7 +107,7 @@ func Start(ctx context.Context, c StartConfig) (*Process, error) {
 }
 
 func sendConfig(w *os.File, c StartConfig) error {
-	ic := initConfig{Rootfs: c.Rootfs, Args: c.Args, Env: c.Env, Dir: c.Dir, Debug: c.Debug}
+	ic := initConfig{Rootfs: c.Rootfs, Args: c.Args, Env: c.Env, Dir: c.Dir, Debug: c.Debug, Seccomp: c.Seccomp}
 	if err := json.NewEncoder(w).Encode(ic); err != nil {
 		return err
 	}
