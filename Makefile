@@ -23,7 +23,7 @@ all: build
 build: $(BIN) ## build bin/gpyxis-runtime
 
 $(BIN): FORCE
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/gpyxis-runtime
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/gpyxis-runtime
 
 FORCE:
 

@@ -136,3 +136,10 @@ func credentials(t *testing.T, host, user, pass string) []string {
 	}
 	return []string{"ENROOT_CONFIG_PATH=" + dir}
 }
+
+// execCommand is exec.Command with the test's environment.
+func execCommand(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	cmd.Env = os.Environ()
+	return cmd
+}

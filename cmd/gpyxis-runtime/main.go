@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/gpyxis/gpyxis/pkg/rootfs"
 )
 
 // errUsage marks errors caused by a bad command line; they exit with status 2.
@@ -22,6 +24,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{name: "import", summary: "pull an image and write it as a squashfs file (enroot import)", run: runImport},
+		{name: "run", summary: "run a command in a temporary container of an image", run: runRun},
 		{name: "digest", summary: "print an image's manifest digest for this platform (enroot digest)", run: runDigest},
 		{name: "version", summary: "print the version and build information", run: runVersion},
 		{name: "help", summary: "show this help", run: func(w io.Writer, _ []string) error { return usage(w) }},
@@ -29,7 +32,16 @@ func commands() []command {
 }
 
 func main() {
+	// The container init is this binary re-executed in the new namespaces.
+	if len(os.Args) > 1 && os.Args[1] == rootfs.InitArg {
+		rootfs.InitMain()
+		return
+	}
 	if err := run(os.Stdout, os.Args[1:]); err != nil {
+		var code exitCode
+		if errors.As(err, &code) { // the container's own status, passed on silently
+			os.Exit(int(code))
+		}
 		fmt.Fprintf(os.Stderr, "gpyxis-runtime: %v\n", err)
 		if errors.Is(err, errUsage) {
 			os.Exit(2)

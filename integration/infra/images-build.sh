@@ -148,6 +148,16 @@ SH
 	publish pytorch-like latest "$m"
 }
 
+# fetch_debs: a small .deb for the `dpkg -i` test inside a container (no network there).
+fetch_debs() {
+	ls "$GPX_STATE"/debs/hello_*.deb >/dev/null 2>&1 && return 0
+	mkdir -p "$GPX_STATE/debs"
+	(cd "$GPX_STATE/debs" && apt-get download hello >"$GPX_LOG/debs.log" 2>&1) ||
+		{ apt-get update >>"$GPX_LOG/debs.log" 2>&1 && (cd "$GPX_STATE/debs" && apt-get download hello >>"$GPX_LOG/debs.log" 2>&1); } ||
+		die "apt-get download hello failed, see $GPX_LOG/debs.log"
+	chmod 0644 "$GPX_STATE"/debs/*.deb
+}
+
 build_multilayer() { . "$INFRA_DIR/images-multilayer.sh"; multilayer; }
 build_big() { . "$INFRA_DIR/images-big.sh"; big; }
 
@@ -163,6 +173,7 @@ main() {
 	local images=("$@") i
 	[ ${#images[@]} -gt 0 ] || images=(busybox debian multilayer pytorch-like)
 	[ "${BIG:-0}" = 1 ] && [ $# -eq 0 ] && images+=(big)
+	[ $# -eq 0 ] && fetch_debs
 	for i in "${images[@]}"; do
 		case $i in
 		busybox | debian | multilayer | big) "build_$i" ;;

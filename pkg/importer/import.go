@@ -74,9 +74,10 @@ func Import(ctx context.Context, p Puller, ref registry.Reference, o Options) (*
 	return &Result{Image: img, Output: o.Output, Size: fi.Size(), Stats: stats}, nil
 }
 
-// layers lists the import's layers newest first: enroot's config files on top, the
-// image's layers, and WORKDIR at the very bottom (created only if the image lacks it).
-func layers(ctx context.Context, p Puller, img *registry.Image) ([]flatten.LayerOpener, error) {
+// Layers lists an image's layers newest first, as the flattener reads them: enroot's
+// config files on top, the image's layers, and WORKDIR at the very bottom (created
+// only if the image lacks it). Import and container creation share it.
+func Layers(ctx context.Context, p Puller, img *registry.Image) ([]flatten.LayerOpener, error) {
 	top, err := configLayer(img.Config.Config)
 	if err != nil {
 		return nil, err
@@ -114,7 +115,7 @@ func memLayer(b []byte) flatten.LayerOpener {
 
 // write squashes img into a temporary file beside Output and renames it into place.
 func write(ctx context.Context, p Puller, img *registry.Image, o Options) (stats flatten.Stats, err error) {
-	opens, err := layers(ctx, p, img)
+	opens, err := Layers(ctx, p, img)
 	if err != nil {
 		return stats, err
 	}

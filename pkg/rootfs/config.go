@@ -19,6 +19,11 @@ type Config struct {
 	// create missing mount points in the rootfs directory. Default false:
 	// / is remounted read-only and the image directory is never modified.
 	Writable bool `json:"writable,omitempty"`
+	// CreateMountpoints allows Setup to create missing mount points in the
+	// rootfs directory even when / ends read-only: for a rootfs that belongs to
+	// the container (a run's private copy), as enroot creates them before its
+	// read-only remount. Default false.
+	CreateMountpoints bool `json:"create_mountpoints,omitempty"`
 	// Unshare lists the optional namespaces the container was created with.
 	// A PID namespace gets a fresh procfs instead of a bind of the host's,
 	// a network namespace a fresh read-only sysfs and a running lo.

@@ -45,7 +45,7 @@ func Setup(c Config) error {
 	}
 	// Opened only now, on the bind: every later mount goes through this fd
 	// and must land on the bind, not on the directory hidden below it.
-	r, err := openRoot(c.Rootfs, c.Writable)
+	r, err := openRoot(c.Rootfs, c.Writable || c.CreateMountpoints)
 	if err != nil {
 		return err
 	}

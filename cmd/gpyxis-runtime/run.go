@@ -1,0 +1,140 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gpyxis/gpyxis/pkg/container"
+	"github.com/gpyxis/gpyxis/pkg/mountspec"
+	"github.com/gpyxis/gpyxis/pkg/registry"
+)
+
+const runAbout = `Run a command in a temporary container of a registry image: the image is pulled into
+the blob cache, unpacked into a node-local rootfs that is removed afterwards, and the
+command runs as you (or as root with --remap-root) in new user, mount and cgroup
+namespaces, sharing the host's network, PIDs and IPC. Without a command the image's
+ENTRYPOINT and CMD run. The rootfs is read-only unless --rw.`
+
+// stringList is a repeatable string option.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func runRun(stdout io.Writer, args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var pf pullFlags
+	pf.register(fs)
+	var remap, rw, noEntrypoint bool
+	var envs, mounts stringList
+	var workdir, dataDir string
+	for _, n := range []string{"r", "remap-root"} {
+		fs.BoolVar(&remap, n, false, "appear as root (uid 0) inside the container")
+	}
+	for _, n := range []string{"w", "rw"} {
+		fs.BoolVar(&rw, n, false, "make the root filesystem writable")
+	}
+	for _, n := range []string{"e", "env"} {
+		fs.Var(&envs, n, "set NAME=VALUE, or pass the host's NAME (repeatable)")
+	}
+	for _, n := range []string{"m", "mount"} {
+		fs.Var(&mounts, n, "mount as enroot's --mount: SRC:DST[:TYPE[:OPTIONS]] fstab fields separated by ':' (repeatable)")
+	}
+	fs.BoolVar(&noEntrypoint, "no-entrypoint", false, "run the command alone, without the image's ENTRYPOINT and /etc/rc")
+	fs.StringVar(&workdir, "workdir", "", "working directory inside the container (default: the image's WORKDIR)")
+	fs.StringVar(&dataDir, "data-dir", "", "where container root filesystems go (default $ENROOT_DATA_PATH or ~/.local/share/gpyxis)")
+	// Options end at the image: what follows is the command and its own options.
+	pos, err := parseUntilPositional(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		usageFor(stdout, fs, "run [OPTIONS] IMAGE [COMMAND [ARG...]]", runAbout)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return fmt.Errorf("%w: run needs an image (try 'gpyxis-runtime run --help')", errUsage)
+	}
+	if strings.HasSuffix(pos[0], ".sqsh") {
+		return fmt.Errorf("%w: run from a .sqsh file is not supported yet: import from a registry reference", errUsage)
+	}
+	ref, err := registry.ParseReference(pos[0])
+	if err != nil {
+		return err
+	}
+	var specs []mountspec.Mount
+	for _, m := range mounts {
+		spec, err := mountspec.ParseEnrootFlag(m, nil)
+		if err != nil {
+			return fmt.Errorf("%w: %w", errUsage, err)
+		}
+		specs = append(specs, spec)
+	}
+	if dataDir == "" {
+		if dataDir, err = defaultDataDir(); err != nil {
+			return err
+		}
+	}
+	log := pf.logger()
+	opts, err := pf.options(log)
+	if err != nil {
+		return err
+	}
+	p, err := registry.NewPuller(opts...)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	code, err := container.Run(ctx, p, container.RunOptions{
+		Ref: ref, Args: pos[1:], RemapRoot: remap, Writable: rw, NoEntrypoint: noEntrypoint, Env: envs,
+		Workdir: workdir, DataDir: dataDir, Mounts: container.Mounts(specs),
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Logger: log,
+	})
+	if err != nil {
+		return fmt.Errorf("run %s: %w", ref, err)
+	}
+	if code != 0 {
+		return exitCode(code)
+	}
+	return nil
+}
+
+// parseUntilPositional parses options up to the first positional argument and returns
+// it with everything after it untouched, as a container command's own options must be.
+func parseUntilPositional(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %s: %v (try 'gpyxis-runtime %s --help')", errUsage, fs.Name(), err, fs.Name())
+	}
+	return fs.Args(), nil
+}
+
+// defaultDataDir is enroot's data path: $ENROOT_DATA_PATH, else $XDG_DATA_HOME/gpyxis,
+// else ~/.local/share/gpyxis.
+func defaultDataDir() (string, error) {
+	if d := os.Getenv("ENROOT_DATA_PATH"); d != "" {
+		return d, nil
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "gpyxis"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("data directory: %w (set ENROOT_DATA_PATH or --data-dir)", err)
+	}
+	return filepath.Join(home, ".local", "share", "gpyxis"), nil
+}
+
+// exitCode carries a container command's non-zero exit status to main.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("command exited with status %d", int(e)) }

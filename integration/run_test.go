@@ -1,0 +1,150 @@
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/gpyxis/gpyxis/integration/harness"
+)
+
+// runIn runs `gpyxis-runtime run` with a private data dir and returns its output.
+func runIn(t *testing.T, env []string, args ...string) (string, error) {
+	t.Helper()
+	data := t.TempDir()
+	out, err := gpyxis(t, env, append([]string{"run", "--insecure", "--data-dir", data}, args...)...)
+	if entries, _ := os.ReadDir(data); len(entries) != 0 {
+		t.Errorf("run left %d entries in its data directory", len(entries))
+	}
+	return out, err
+}
+
+// TestRun runs commands in debian:bookworm as the caller and as remapped root: the
+// ID maps, the seccomp filter, the read-only rootfs, the host's network.
+func TestRun(t *testing.T) {
+	env := harness.Require(t)
+	reg := env.RequireRegistry(t, "plain")
+	env.RequireImage(t, "debian", "bookworm")
+	img := "docker://" + reg.Host() + "#debian:bookworm"
+	uid := os.Geteuid()
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		inner int
+	}{{"identity", nil, uid}, {"remap-root", []string{"--remap-root"}, 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			script := `. /etc/os-release; echo $PRETTY_NAME; id -u; cat /proc/self/uid_map; grep Seccomp: /proc/self/status;
+				touch /tmp/t && chown 1234 /tmp/t && echo chown-ok; touch /ro 2>&1; wc -l < /proc/net/dev`
+			out, err := runIn(t, nil, append(tc.flags, img, "sh", "-c", script)...)
+			if err != nil {
+				t.Fatalf("run: %v\n%s", err, out)
+			}
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			hostDev, _ := os.ReadFile("/proc/net/dev")
+			want := []string{"Debian GNU/Linux 12 (bookworm)", strconv.Itoa(tc.inner),
+				strconv.Itoa(tc.inner) + " " + strconv.Itoa(uid) + " 1", "Seccomp: 2", "chown-ok",
+				"touch: cannot touch '/ro': Read-only file system", strconv.Itoa(strings.Count(string(hostDev), "\n"))}
+			if len(lines) != len(want) {
+				t.Fatalf("output:\n%s\nwant %d lines", out, len(want))
+			}
+			for i := range want {
+				if got := strings.Join(strings.Fields(lines[i]), " "); got != strings.Join(strings.Fields(want[i]), " ") {
+					t.Errorf("line %d = %q, want %q", i, lines[i], want[i])
+				}
+			}
+		})
+	}
+}
+
+// TestRunWritableDpkg installs a .deb with dpkg as remapped root in a writable rootfs,
+// the package manager case the seccomp filter exists for.
+func TestRunWritableDpkg(t *testing.T) {
+	env := harness.Require(t)
+	reg := env.RequireRegistry(t, "plain")
+	env.RequireImage(t, "debian", "bookworm")
+	deb, err := filepath.Glob(filepath.Join(env.Dir, "debs", "hello_*.deb"))
+	if err != nil || len(deb) == 0 {
+		t.Fatalf("no hello .deb in %s/debs: run sudo integration/infra/images-build.sh", env.Dir)
+	}
+	f, err := os.Open(deb[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	bin, err := runtimeBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := execCommand(bin, "run", "--insecure", "--data-dir", t.TempDir(), "--remap-root", "--rw",
+		"docker://"+reg.Host()+"#debian:bookworm", "sh", "-c", "cat > /tmp/hello.deb && dpkg -i /tmp/hello.deb >/dev/null && hello")
+	cmd.Stdin = f
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Hello, world!") {
+		t.Fatalf("dpkg -i and run hello: %v\n%s", err, out)
+	}
+}
+
+// TestRunEntrypointAndEnv checks enroot's /etc/rc semantics and environment order on
+// the NGC-like image: the entrypoint banner, WORKDIR, image Env, --env, and
+// --no-entrypoint.
+func TestRunEntrypointAndEnv(t *testing.T) {
+	env := harness.Require(t)
+	reg := env.RequireRegistry(t, "plain")
+	env.RequireImage(t, "pytorch-like", "latest")
+	img := "docker://" + reg.Host() + "#pytorch-like:latest"
+	out, err := runIn(t, []string{"GPYXIS_TEST_HOST=from-host"}, "--env", "CUDA_VERSION=override", "--env", "GPYXIS_TEST_HOST",
+		img, "sh", "-c", `pwd; echo $PYTORCH_VERSION $CUDA_VERSION $GPYXIS_TEST_HOST`)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "== PyTorch (gpyxis test image) ==") || !strings.Contains(out, "/workspace\n2.5.0 override from-host\n") {
+		t.Fatalf("with the entrypoint: %q; want the banner, /workspace, image env and --env values", out)
+	}
+	out, err = runIn(t, nil, "--no-entrypoint", img, "sh", "-c", "echo no-banner")
+	if err != nil || strings.Contains(out, "PyTorch") || !strings.Contains(out, "no-banner") {
+		t.Fatalf("--no-entrypoint: %v %q; want the command alone", err, out)
+	}
+	out, err = runIn(t, nil, img, "sh", "-c", "exit 7")
+	if err == nil || !strings.Contains(err.Error(), "exit status 7") {
+		t.Fatalf("exit status: %v %q; want 7 passed on", err, out)
+	}
+}
+
+// TestRunMountsAndErrors checks --mount (rw, ro) and the errors a user meets.
+func TestRunMountsAndErrors(t *testing.T) {
+	env := harness.Require(t)
+	reg := env.RequireRegistry(t, "plain")
+	env.RequireImage(t, "busybox", "latest")
+	img := "docker://" + reg.Host() + "#busybox:latest"
+	host := t.TempDir()
+	if err := os.Chmod(host, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(host, "in"), []byte("from host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runIn(t, nil, "--mount", host+":/data", "--mount", host+":/ro:none:x-create=dir,bind,ro", img,
+		"sh", "-c", "cat /data/in && echo written > /data/out && (touch /ro/x 2>&1 || true)")
+	if err != nil || !strings.Contains(out, "from host") || !strings.Contains(out, "Read-only file system") {
+		t.Fatalf("mounts: %v\n%s", err, out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(host, "out")); string(b) != "written\n" {
+		t.Fatalf("the rw mount did not write through to the host: %q", b)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--mount", "/nonexistent-gpyxis:/x", img, "true"}, "/nonexistent-gpyxis"},
+		{[]string{"--no-entrypoint", img, "no-such-command"}, `"no-such-command" not found`},
+		{[]string{img, "no-such-command"}, "no-such-command: not found"}, // the shell running /etc/rc says it, status 127
+		{[]string{"--env", "1BAD=x", img, "true"}, "invalid environment variable"},
+		{[]string{"docker://" + reg.Host() + "#busybox:nope", "true"}, "not found"},
+	} {
+		if out, err := runIn(t, nil, tc.args...); err == nil || !strings.Contains(out, tc.want) {
+			t.Errorf("run %q: %v %q; want a failure mentioning %q", tc.args, err, out, tc.want)
+		}
+	}
+}

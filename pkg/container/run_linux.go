@@ -1,0 +1,196 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+
+	"github.com/gpyxis/gpyxis/pkg/environ"
+	"github.com/gpyxis/gpyxis/pkg/filter"
+	"github.com/gpyxis/gpyxis/pkg/flatten"
+	"github.com/gpyxis/gpyxis/pkg/importer"
+	"github.com/gpyxis/gpyxis/pkg/namespaces"
+	"github.com/gpyxis/gpyxis/pkg/registry"
+	"github.com/gpyxis/gpyxis/pkg/rootfs"
+	"github.com/gpyxis/gpyxis/pkg/unpack"
+)
+
+// RunOptions describe one `run`: a temporary container from a registry image.
+type RunOptions struct {
+	Ref          registry.Reference
+	Args         []string // command and arguments; empty: the image's entrypoint and command
+	RemapRoot    bool     // the caller appears as root (0) inside; default: as themselves
+	Writable     bool     // rootfs writable; default read-only, as enroot
+	NoEntrypoint bool     // run Args alone, without /etc/rc and the image's ENTRYPOINT
+	Env          []string // --env arguments: NAME=VALUE, or NAME for the host's value
+	Workdir      string   // working directory; default the image's WORKDIR
+	DataDir      string   // where the temporary rootfs goes; required
+	Mounts       []rootfs.Mount
+	Stdin        io.Reader
+	Stdout       io.Writer
+	Stderr       io.Writer
+	Logger       *slog.Logger
+}
+
+// Run pulls o.Ref, unpacks it into a temporary rootfs under o.DataDir, runs the
+// command in new user, mount and cgroup namespaces (host network, PIDs and IPC), and
+// removes the rootfs. It returns the command's exit code.
+func Run(ctx context.Context, p *registry.Puller, o RunOptions) (int, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	for _, e := range o.Env { // fail before any work
+		if err := environ.New().SetFlag(e, os.LookupEnv); err != nil {
+			return 0, err
+		}
+	}
+	if err := namespaces.Check(); err != nil {
+		return 0, err
+	}
+	img, err := p.Resolve(ctx, o.Ref)
+	if err != nil {
+		return 0, err
+	}
+	if err := p.Fetch(ctx, img); err != nil {
+		return 0, err
+	}
+	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+		return 0, fmt.Errorf("data directory: %w", err)
+	}
+	dir, err := os.MkdirTemp(o.DataDir, ".run-")
+	if err != nil {
+		return 0, fmt.Errorf("rootfs: %w", err)
+	}
+	defer RemoveRootfs(dir)
+	if err := unpackImage(ctx, p, img, dir, o.Logger); err != nil {
+		return 0, err
+	}
+	return start(ctx, img, dir, o)
+}
+
+// unpackImage writes img's merged tree (with enroot's config files) into dir.
+func unpackImage(ctx context.Context, p *registry.Puller, img *registry.Image, dir string, log *slog.Logger) error {
+	layers, err := importer.Layers(ctx, p, img)
+	if err != nil {
+		return err
+	}
+	w, err := unpack.NewWriter(dir, log)
+	if err != nil {
+		return err
+	}
+	_, err = flatten.Flatten(ctx, layers, w, flatten.Options{SkipDevices: true, ExcludeDevDir: true, Logger: log})
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("unpack %s: %w", img.Ref, err)
+	}
+	return nil
+}
+
+func start(ctx context.Context, img *registry.Image, dir string, o RunOptions) (int, error) {
+	idmap := namespaces.IDMap(namespaces.Identity{})
+	if o.RemapRoot {
+		idmap = namespaces.RemapRoot{}
+	}
+	env, err := Environment(dir, o.Env, o.RemapRoot)
+	if err != nil {
+		return 0, err
+	}
+	args, wd := Command(dir, img.Config.Config.Entrypoint, img.Config.Config.Cmd, img.Config.Config.WorkingDir, o)
+	prog, err := filter.BPF(filter.Options{})
+	if err != nil {
+		o.Logger.Warn("running without the seccomp filter: chown and setuid will fail inside", "err", err)
+	}
+	proc, err := rootfs.Start(ctx, rootfs.StartConfig{
+		// The rootfs is this run's own copy: mount points may be created in it.
+		Rootfs: rootfs.Config{Rootfs: dir, Writable: o.Writable, CreateMountpoints: true, Mounts: o.Mounts, Logger: o.Logger},
+		IDMap:  idmap, Args: args, Env: env, Dir: wd, Seccomp: prog,
+		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr,
+	})
+	if err != nil {
+		return 0, err
+	}
+	err = proc.Wait()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		return 0, fmt.Errorf("wait: %w", err)
+	}
+	return proc.ExitCode(), nil
+}
+
+// Environment computes the command's environment as enroot does: the image's
+// /etc/environment, TERM from the host, the --env arguments, then login defaults.
+func Environment(dir string, flags []string, remapRoot bool) ([]string, error) {
+	env := environ.New()
+	if err := env.LoadFile(filepath.Join(dir, "etc/environment"), os.LookupEnv); err != nil {
+		return nil, err
+	}
+	if err := env.SetFlag("TERM", os.LookupEnv); err != nil { // enroot's 10-terminal.env
+		return nil, err
+	}
+	for _, f := range flags {
+		if err := env.SetFlag(f, os.LookupEnv); err != nil {
+			return nil, err
+		}
+	}
+	u := environ.User{Root: remapRoot, Home: os.Getenv("HOME"), Shell: "/bin/sh"}
+	if cur, err := user.Current(); err == nil {
+		u.Name, u.Logname = cur.Username, cur.Username
+	}
+	if remapRoot {
+		u.Name, u.Home = "root", "/root"
+	}
+	env.SetLoginDefaults(u, filepath.Join(dir, "etc/login.defs"))
+	return env.List(), nil
+}
+
+// Command returns what to exec and where, with enroot's /etc/rc semantics: when the
+// image has /etc/rc and a shell, `sh /etc/rc ARGS` (cd WORKDIR, then ENTRYPOINT + ARGS,
+// or ENTRYPOINT + CMD without ARGS); otherwise, and with NoEntrypoint, the command
+// itself (the image's ENTRYPOINT + CMD when none is given), so that images without
+// /bin/sh still run.
+func Command(dir string, entrypoint, cmd []string, workdir string, o RunOptions) ([]string, string) {
+	wd := o.Workdir
+	if wd == "" {
+		wd = workdir
+	}
+	if wd == "" {
+		wd = "/"
+	}
+	_, rcErr := os.Lstat(filepath.Join(dir, "etc/rc"))
+	_, shErr := os.Stat(filepath.Join(dir, "bin/sh"))
+	if !o.NoEntrypoint && rcErr == nil && shErr == nil && o.Workdir == "" {
+		return append([]string{"/bin/sh", "/etc/rc"}, o.Args...), wd
+	}
+	if len(o.Args) > 0 {
+		if o.NoEntrypoint {
+			return o.Args, wd
+		}
+		return append(append([]string{}, entrypoint...), o.Args...), wd
+	}
+	if !o.NoEntrypoint && len(entrypoint)+len(cmd) > 0 {
+		return append(append([]string{}, entrypoint...), cmd...), wd
+	}
+	return []string{"/bin/sh"}, wd
+}
+
+// RemoveRootfs deletes a container rootfs, first making every directory writable and
+// searchable (images hold 0555 and 0000 directories).
+func RemoveRootfs(dir string) error {
+	// WalkDir calls back for a directory before reading it, so the chmod comes in time.
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if d != nil && d.IsDir() {
+			_ = os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	return os.RemoveAll(dir)
+}
