@@ -25,6 +25,11 @@ func commands() []command {
 	return []command{
 		{name: "import", summary: "pull an image and write it as a squashfs file (enroot import)", run: runImport},
 		{name: "run", summary: "run a command in a temporary container of an image", run: runRun},
+		{name: "create", summary: "unpack an image into a named container", run: runCreate},
+		{name: "start", summary: "run a command in a named container", run: runStart},
+		{name: "list", summary: "list containers (-f: with their processes)", run: runList},
+		{name: "remove", summary: "delete containers", run: runRemove},
+		{name: "export", summary: "write a container as a squashfs file", run: runExport},
 		{name: "digest", summary: "print an image's manifest digest for this platform (enroot digest)", run: runDigest},
 		{name: "version", summary: "print the version and build information", run: runVersion},
 		{name: "help", summary: "show this help", run: func(w io.Writer, _ []string) error { return usage(w) }},

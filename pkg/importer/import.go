@@ -113,15 +113,29 @@ func memLayer(b []byte) flatten.LayerOpener {
 	return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
 }
 
-// write squashes img into a temporary file beside Output and renames it into place.
+// write squashes img into Output.
 func write(ctx context.Context, p Puller, img *registry.Image, o Options) (stats flatten.Stats, err error) {
 	opens, err := Layers(ctx, p, img)
 	if err != nil {
 		return stats, err
 	}
+	err = WriteSquashfs(o, func(w *squashfs.Writer) error {
+		stats, err = flatten.Flatten(ctx, opens, &sink{w: w, progress: o.Progress}, flatten.Options{
+			AllRoot: true, SkipDevices: true, ExcludeDevDir: true, Logger: o.Logger,
+		})
+		return err
+	})
+	return stats, err
+}
+
+// WriteSquashfs writes a squashfs file at o.Output (refusing to replace one unless
+// o.Force) from what fill adds to the writer. The file is unnamed (or a dot-named
+// temporary where the filesystem lacks O_TMPFILE) until it is complete and synced:
+// after any failure, interrupt or kill nothing is left under o.Output.
+func WriteSquashfs(o Options, fill func(*squashfs.Writer) error) (err error) {
 	tmp, err := createOutput(o.Output)
 	if err != nil {
-		return stats, err
+		return err
 	}
 	defer func() {
 		if err != nil {
@@ -130,21 +144,16 @@ func write(ctx context.Context, p Puller, img *registry.Image, o Options) (stats
 	}()
 	w, err := squashfs.NewWriter(tmp.File, o.Squash)
 	if err != nil {
-		return stats, fmt.Errorf("squashfs: %w", err)
+		return fmt.Errorf("squashfs: %w", err)
 	}
-	stats, err = flatten.Flatten(ctx, opens, &sink{w: w, progress: o.Progress}, flatten.Options{
-		AllRoot: true, SkipDevices: true, ExcludeDevDir: true, Logger: o.Logger,
-	})
+	err = fill(w)
 	if cerr := w.Close(); err == nil && cerr != nil { // Close also stops the compressors after an error
 		err = fmt.Errorf("squashfs: %w", cerr)
 	}
 	if err != nil {
-		return stats, err
+		return err
 	}
-	if err = finish(tmp, o); err != nil {
-		return stats, err
-	}
-	return stats, nil
+	return finish(tmp, o)
 }
 
 // finish makes the output durable and gives it its final name; without Force it

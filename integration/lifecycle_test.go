@@ -1,0 +1,75 @@
+package integration
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gpyxis/gpyxis/integration/harness"
+)
+
+// TestLifecycle drives create, start, list -f, remove and export on one container:
+// a change made with --rw shows in the export, a running container cannot be
+// removed, and a removed one is gone.
+func TestLifecycle(t *testing.T) {
+	env := harness.Require(t)
+	reg := env.RequireRegistry(t, "plain")
+	env.RequireImage(t, "debian", "bookworm")
+	data := t.TempDir()
+	rt := func(args ...string) (string, error) {
+		return gpyxis(t, nil, append([]string{args[0], "--data-dir", data}, args[1:]...)...)
+	}
+	if out, err := rt("create", "--insecure", "--name", "deb", "docker://"+reg.Host()+"#debian:bookworm"); err != nil {
+		t.Fatalf("create: %v\n%s", err, out)
+	}
+	if out, err := rt("create", "--insecure", "--name", "deb", "docker://"+reg.Host()+"#debian:bookworm"); err == nil || !strings.Contains(out, "already exists") {
+		t.Fatalf("second create: %v %q; want already exists", err, out)
+	}
+	if out, err := rt("start", "--rw", "--remap-root", "deb", "sh", "-c", "echo changed > /etc/gpyxis-changed"); err != nil {
+		t.Fatalf("start --rw: %v\n%s", err, out)
+	}
+	if out, err := rt("start", "deb", "sh", "-c", "touch /x"); err == nil || !strings.Contains(out, "Read-only file system") {
+		t.Fatalf("start read-only: %v %q; want EROFS", err, out)
+	}
+	bin, err := runtimeBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sleeper := exec.Command(bin, "start", "--data-dir", data, "deb", "sleep", "30")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sleeper.Process.Kill(); _ = sleeper.Wait() }()
+	deadline := time.Now().Add(10 * time.Second)
+	var list string
+	for time.Now().Before(deadline) && !strings.Contains(list, "sleep 30") {
+		list, _ = rt("list", "-f")
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(list, "deb") || !strings.Contains(list, "sleep 30") {
+		t.Fatalf("list -f = %q; want deb running sleep 30", list)
+	}
+	if out, err := rt("remove", "-f", "deb"); err == nil || !strings.Contains(out, "running") {
+		t.Fatalf("remove of a running container: %v %q; want refused", err, out)
+	}
+	_ = sleeper.Process.Kill()
+	_ = sleeper.Wait()
+	sqsh := filepath.Join(t.TempDir(), "deb.sqsh")
+	if out, err := rt("export", "-o", sqsh, "deb"); err != nil {
+		t.Fatalf("export: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("unsquashfs", "-cat", sqsh, "etc/gpyxis-changed").Output(); err != nil || string(out) != "changed\n" {
+		t.Fatalf("the export lacks the change: %v %q", err, out)
+	}
+	if out, err := rt("remove", "-f", "deb"); err != nil {
+		t.Fatalf("remove: %v\n%s", err, out)
+	}
+	if out, _ := rt("list"); strings.TrimSpace(out) != "" {
+		t.Fatalf("list after remove = %q", out)
+	}
+	if out, err := rt("start", "deb", "true"); err == nil || !strings.Contains(out, "no such container") {
+		t.Fatalf("start of a removed container: %v %q", err, out)
+	}
+}

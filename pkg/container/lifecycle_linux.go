@@ -1,0 +1,190 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gpyxis/gpyxis/pkg/filter"
+	"github.com/gpyxis/gpyxis/pkg/namespaces"
+	"github.com/gpyxis/gpyxis/pkg/registry"
+	"github.com/gpyxis/gpyxis/pkg/rootfs"
+)
+
+// Create unpacks ref into the store as NAME. The rootfs is built under a temporary
+// name and renamed into place, so an interrupted create leaves nothing under NAME;
+// force replaces an existing container that is not running.
+func (s Store) Create(ctx context.Context, p *registry.Puller, ref registry.Reference, name string, force bool, log *slog.Logger) error {
+	if err := CheckName(name); err != nil {
+		return err
+	}
+	target := s.Rootfs(name)
+	if _, err := os.Lstat(target); err == nil {
+		if !force {
+			return fmt.Errorf("%w: %s (remove it or use --force)", ErrExists, name)
+		}
+		if pids := s.Pids(name); len(pids) > 0 {
+			return fmt.Errorf("%w: %s (pid %d)", ErrRunning, name, pids[0])
+		}
+	}
+	img, err := p.Resolve(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if err := p.Fetch(ctx, img); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	tmp, err := os.MkdirTemp(s.Dir, ".create-"+name+"-")
+	if err != nil {
+		return fmt.Errorf("create %s: %w", name, err)
+	}
+	defer RemoveRootfs(tmp) // a no-op once renamed
+	if err := unpackImage(ctx, p, img, tmp, log); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, ".lock"), nil, 0o600); err != nil {
+		return fmt.Errorf("create %s: lock file: %w", name, err)
+	}
+	if err := s.saveConfig(name, img.Config.Config); err != nil {
+		return err
+	}
+	if force {
+		if err := RemoveRootfs(target); err != nil {
+			return fmt.Errorf("replace %s: %w", name, err)
+		}
+	}
+	if err := os.Rename(tmp, target); err != nil {
+		return fmt.Errorf("create %s: %w", name, err)
+	}
+	return nil
+}
+
+// StartOptions are RunOptions for a named container (Ref and DataDir unused).
+type StartOptions = RunOptions
+
+// Start runs a command in container NAME and returns its exit code. The rootfs lock
+// is held while the container is set up, as enroot's `flock -w 30 /.lock`.
+func (s Store) Start(ctx context.Context, name string, o StartOptions) (int, error) {
+	dir, err := s.Lookup(name)
+	if err != nil {
+		return 0, err
+	}
+	if err := namespaces.Check(); err != nil {
+		return 0, err
+	}
+	unlock, err := lock(filepath.Join(dir, ".lock"), 30*time.Second)
+	if err != nil {
+		return 0, fmt.Errorf("start %s: %w", name, err)
+	}
+	cfg := s.loadConfig(name)
+	env, err := Environment(dir, o.Env, o.RemapRoot)
+	if err != nil {
+		unlock()
+		return 0, err
+	}
+	args, wd := Command(dir, cfg.Entrypoint, cfg.Cmd, cfg.WorkingDir, o)
+	idmap := namespaces.IDMap(namespaces.Identity{})
+	if o.RemapRoot {
+		idmap = namespaces.RemapRoot{}
+	}
+	prog, _ := filter.BPF(filter.Options{})
+	proc, err := rootfs.Start(ctx, rootfs.StartConfig{
+		Rootfs: rootfs.Config{Rootfs: dir, Writable: o.Writable, CreateMountpoints: true, Mounts: o.Mounts, Logger: o.Logger},
+		IDMap:  idmap, Args: args, Env: env, Dir: wd, Seccomp: prog,
+		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr,
+	})
+	unlock()
+	if err != nil {
+		return 0, fmt.Errorf("start %s: %w", name, err)
+	}
+	err = proc.Wait()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		return 0, fmt.Errorf("wait: %w", err)
+	}
+	return proc.ExitCode(), nil
+}
+
+// lock takes an exclusive flock on path, waiting up to timeout.
+func lock(path string, timeout time.Duration) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("rootfs lock: %w", err)
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) || time.Now().After(deadline) {
+			f.Close()
+			return nil, fmt.Errorf("could not acquire rootfs lock %s within %s: another start holds it", path, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Pids lists the processes running in container NAME: those whose root has NAME's
+// /.lock (same device and inode), which is how enroot's `list -f` finds them.
+func (s Store) Pids(name string) []int {
+	var want unix.Stat_t
+	if unix.Stat(filepath.Join(s.Rootfs(name), ".lock"), &want) != nil {
+		return nil
+	}
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Stat(fmt.Sprintf("/proc/%d/root/.lock", pid), &st) == nil && st.Dev == want.Dev && st.Ino == want.Ino {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// Command returns a process's command line, for list.
+func ProcCommand(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return "?"
+	}
+	return strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
+}
+
+// Remove deletes containers; a running one is refused.
+func (s Store) Remove(name string) error {
+	dir, err := s.Lookup(name)
+	if err != nil {
+		return err
+	}
+	if pids := s.Pids(name); len(pids) > 0 {
+		return fmt.Errorf("%w: %s (pid %d): stop it first", ErrRunning, name, pids[0])
+	}
+	// Renamed first so that a half-deleted tree never answers to NAME.
+	gone := filepath.Join(s.Dir, ".remove-"+name+"-"+strconv.Itoa(os.Getpid()))
+	if err := os.Rename(dir, gone); err != nil {
+		return fmt.Errorf("remove %s: %w", name, err)
+	}
+	os.Remove(s.configPath(name))
+	if err := RemoveRootfs(gone); err != nil {
+		return fmt.Errorf("remove %s: %w", name, err)
+	}
+	return nil
+}
