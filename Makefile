@@ -70,6 +70,7 @@ endif
 ifeq ($(ROOT),0)
 	integration/bench/import.sh
 endif
+	integration/bench/start.sh
 
 up: build ## the main job from scratch: registries, test images, then import one (root)
 	integration/infra/infra-up.sh
