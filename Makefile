@@ -53,9 +53,10 @@ ifeq ($(ROOT),0)
 	@# The checkout may not be readable by $(TEST_USER) (a clone under /root): run from a copy.
 	d=$$(mktemp -d /tmp/gpyxis-rootless.XXXXXX) && trap 'rm -rf "$$d"' EXIT && \
 	install -D -m 0644 integration/infra/images/multilayer.expected $$d/integration/infra/images/multilayer.expected && \
-	install -m 0755 bin/integration.test $(BIN) $$d/ && chmod 0755 $$d && cd $$d && \
+	install -m 0755 bin/integration.test $(BIN) $$d/ && chmod 0755 $$d && \
+	install -d -o $(TEST_USER) -m 0700 $$d/home && cd $$d && \
 	setpriv --reuid=$(TEST_USER) --regid=$(TEST_USER) --init-groups \
-		env HOME=$$d GPYXIS_INFRA_REQUIRED=1 GPYXIS_RUNTIME=$$d/gpyxis-runtime GPYXIS_REPO_ROOT=$$d \
+		env HOME=$$d/home GPYXIS_INFRA_REQUIRED=1 GPYXIS_RUNTIME=$$d/gpyxis-runtime GPYXIS_REPO_ROOT=$$d \
 		./integration.test -test.count=1 -test.v 2>&1 | grep -E '^(--- |ok|FAIL|PASS)|SKIP|harness:' ; \
 	test $${PIPESTATUS[0]} -eq 0
 else

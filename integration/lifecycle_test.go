@@ -21,10 +21,10 @@ func TestLifecycle(t *testing.T) {
 	rt := func(args ...string) (string, error) {
 		return gpyxis(t, nil, append([]string{args[0], "--data-dir", data}, args[1:]...)...)
 	}
-	if out, err := rt("create", "--insecure", "--name", "deb", "docker://"+reg.Host()+"#debian:bookworm"); err != nil {
+	if out, err := rt("create", "--insecure", "--cache-dir", sharedCache(t), "--name", "deb", "docker://"+reg.Host()+"#debian:bookworm"); err != nil {
 		t.Fatalf("create: %v\n%s", err, out)
 	}
-	if out, err := rt("create", "--insecure", "--name", "deb", "docker://"+reg.Host()+"#debian:bookworm"); err == nil || !strings.Contains(out, "already exists") {
+	if out, err := rt("create", "--insecure", "--cache-dir", sharedCache(t), "--name", "deb", "docker://"+reg.Host()+"#debian:bookworm"); err == nil || !strings.Contains(out, "already exists") {
 		t.Fatalf("second create: %v %q; want already exists", err, out)
 	}
 	if out, err := rt("start", "--rw", "--remap-root", "deb", "sh", "-c", "echo changed > /etc/gpyxis-changed"); err != nil {

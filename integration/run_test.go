@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gpyxis/gpyxis/integration/harness"
@@ -14,12 +15,29 @@ import (
 func runIn(t *testing.T, env []string, args ...string) (string, error) {
 	t.Helper()
 	data := t.TempDir()
-	out, err := gpyxis(t, env, append([]string{"run", "--insecure", "--data-dir", data}, args...)...)
+	out, err := gpyxis(t, env, append([]string{"run", "--insecure", "--data-dir", data, "--cache-dir", sharedCache(t)}, args...)...)
 	if entries, _ := os.ReadDir(data); len(entries) != 0 {
 		t.Errorf("run left %d entries in its data directory", len(entries))
 	}
 	return out, err
 }
+
+// sharedCache is one blob cache for the run tests of this process (they pull the same
+// images), in a directory the test user owns.
+func sharedCache(t *testing.T) string {
+	t.Helper()
+	cacheOnce.Do(func() { cacheDir, cacheErr = os.MkdirTemp("", "gpyxis-run-cache") })
+	if cacheErr != nil {
+		t.Fatal(cacheErr)
+	}
+	return cacheDir
+}
+
+var (
+	cacheOnce sync.Once
+	cacheDir  string
+	cacheErr  error
+)
 
 // TestRun runs commands in debian:bookworm as the caller and as remapped root: the
 // ID maps, the seccomp filter, the read-only rootfs, the host's network.
@@ -77,7 +95,7 @@ func TestRunWritableDpkg(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := execCommand(bin, "run", "--insecure", "--data-dir", t.TempDir(), "--remap-root", "--rw",
+	cmd := execCommand(bin, "run", "--insecure", "--data-dir", t.TempDir(), "--cache-dir", sharedCache(t), "--remap-root", "--rw",
 		"docker://"+reg.Host()+"#debian:bookworm", "sh", "-c", "cat > /tmp/hello.deb && dpkg -i /tmp/hello.deb >/dev/null && hello")
 	cmd.Stdin = f
 	out, err := cmd.CombinedOutput()
@@ -147,4 +165,13 @@ func TestRunMountsAndErrors(t *testing.T) {
 			t.Errorf("run %q: %v %q; want a failure mentioning %q", tc.args, err, out, tc.want)
 		}
 	}
+}
+
+// TestMain removes what the tests of this package share once they are done.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if cacheDir != "" {
+		_ = os.RemoveAll(cacheDir)
+	}
+	os.Exit(code)
 }
