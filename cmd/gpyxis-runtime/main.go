@@ -25,6 +25,7 @@ func commands() []command {
 	return []command{
 		{name: "import", summary: "pull an image and write it as a squashfs file (enroot import)", run: runImport},
 		{name: "run", summary: "run a command in a temporary container of an image", run: runRun},
+		{name: "exec", summary: "run a command in a running container (enroot exec)", run: runExec},
 		{name: "create", summary: "unpack an image into a named container", run: runCreate},
 		{name: "start", summary: "run a command in a named container", run: runStart},
 		{name: "list", summary: "list containers (-f: with their processes)", run: runList},

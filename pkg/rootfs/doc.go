@@ -65,13 +65,17 @@
 // runs them. The environment, login emulation, seccomp filter and
 // NO_NEW_PRIVS are not done here: the init execs exactly Args with Env.
 //
-// The planned holder (architecture.md §1.4) reuses this init: instead of
-// exec'ing the user's command after Setup it reports ready on the same
-// socket and blocks on it, staying in the namespaces; tasks then join them
-// through namespaces.OpenSet on the holder's pid and the C join primitive,
-// and `gpyxis-runtime exec` does the same. Start's protocol has room for
-// that: a second message type after the config (procReady/procRun in runc's
-// terms), with the holder started Setsid and outliving the runtime call.
+// # Holder
+//
+// [StartHolder] reuses this init for a holder (architecture.md §1.4, §2.2):
+// instead of exec'ing a command after Setup it changes to /, reports ready
+// on the same socket and blocks on it, Setsid, keeping the namespaces alive
+// with the container's environment as its own. [Holder.Stop] closes the
+// socket and the holder exits; [Holder.Detach] lets it outlive the caller
+// until SIGTERM ([StopHolder]). A [HolderState] (pid, start time against
+// PID reuse, owner, id map, rootfs, env, dir) is written to the state file
+// the caller names. Tasks and `gpyxis-runtime exec` join the holder's
+// namespaces with the C primitive shim/nsjoin.c; no Go code can.
 //
 // The API is internal to gpyxis and is not stable.
 package rootfs

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"runtime"
@@ -58,15 +57,13 @@ func initSync() (*os.File, error) {
 }
 
 func initRun(sync *os.File) error {
-	data, err := io.ReadAll(sync)
-	if err != nil {
+	// One JSON value: Start follows it with EOF, a holder's runtime with
+	// nothing until the holder has reported ready (protocol.go).
+	var c initConfig
+	if err := json.NewDecoder(sync).Decode(&c); err != nil {
 		return fmt.Errorf("read config: %w", err)
 	}
-	var c initConfig
-	if err := json.Unmarshal(data, &c); err != nil {
-		return fmt.Errorf("decode config: %w", err)
-	}
-	if len(c.Args) == 0 {
+	if len(c.Args) == 0 && !c.Holder {
 		return errors.New("no command")
 	}
 	if c.Debug {
@@ -74,6 +71,9 @@ func initRun(sync *os.File) error {
 	}
 	if err := Setup(c.Rootfs); err != nil {
 		return err
+	}
+	if c.Holder {
+		return holdMain(sync)
 	}
 	dir := c.Dir
 	if dir == "" {

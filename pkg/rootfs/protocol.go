@@ -15,6 +15,16 @@ import "syscall"
 // runc's exec fifo and Go's own fork/exec error pipe. If init dies before
 // it could report (a crash), the runtime also sees EOF, returns the Process,
 // and Wait reports the exit status.
+//
+// A holder (initConfig.Holder, [StartHolder]) execs nothing and keeps the
+// socket open:
+//
+//	── initConfig{holder:true} ──────────▶   Setup, chdir /
+//	◀── initError (JSON), then exit 1 ────   on failure
+//	◀── {"ready":true} ──────────────────   namespaces ready; blocks reading
+//	── EOF (Holder.Stop) ────────────────▶   exits 0
+//	── "detach\n", close (Holder.Detach) ─▶  clears its parent-death signal,
+//	                                         lives until SIGTERM/SIGINT/SIGHUP
 const (
 	// InitArg is the argv[1] marker that makes a binary run [InitMain].
 	InitArg = "gpyxis-init"
@@ -31,12 +41,16 @@ type initConfig struct {
 	Debug  bool     `json:"debug,omitempty"`
 	// Seccomp is a BPF program (pkg/filter) loaded just before exec; none if empty.
 	Seccomp []byte `json:"seccomp,omitempty"`
+	// Holder makes the init stay in the namespaces instead of exec'ing Args.
+	Holder bool `json:"holder,omitempty"`
 }
 
 // initError is what the init sends back when it fails.
+// A holder sends it with only Ready set once its namespaces are ready.
 type initError struct {
 	Message string `json:"message"`
 	Errno   int    `json:"errno,omitempty"`
+	Ready   bool   `json:"ready,omitempty"`
 }
 
 // InitError is a failure of the container's init before it could exec the
