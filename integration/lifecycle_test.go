@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -50,6 +51,18 @@ func TestLifecycle(t *testing.T) {
 	}
 	if !strings.Contains(list, "deb") || !strings.Contains(list, "sleep 30") {
 		t.Fatalf("list -f = %q; want deb running sleep 30", list)
+	}
+	// exec joins the running container: same mount namespace as its process.
+	var pid string
+	for _, l := range strings.Split(list, "\n") {
+		if f := strings.Fields(l); len(f) >= 3 && f[0] == "deb" && strings.Contains(l, "sleep 30") {
+			pid = f[1]
+		}
+	}
+	want, _ := os.Readlink("/proc/" + pid + "/ns/mnt")
+	out, err := gpyxis(t, nil, "exec", pid, "readlink", "/proc/self/ns/mnt")
+	if err != nil || strings.TrimSpace(out) != want || want == "" {
+		t.Fatalf("exec %s readlink /proc/self/ns/mnt: %v %q; want %q", pid, err, out, want)
 	}
 	if out, err := rt("remove", "-f", "deb"); err == nil || !strings.Contains(out, "running") {
 		t.Fatalf("remove of a running container: %v %q; want refused", err, out)
