@@ -24,4 +24,28 @@
 // checks at mount time that each table's index ends exactly where the next
 // table begins (id index before the xattr tables or bytes_used, xattr index at
 // bytes_used), so it must stay as above.
+//
+// # Reading
+//
+// OpenReader and Reader.Walk read images written here or by mksquashfs /
+// tar2sqfs (zstd, gzip, xz, lzma, lz4, lzo, or uncompressed) without
+// unsquashfs: the metadata tables are loaded into memory, entries go to a
+// Sink directory before contents with hardlinks as Hardlink entries, and
+// file data is decompressed by worker goroutines ahead of the sink, across
+// files, in a bounded window of blocks. Sparse blocks are never
+// decompressed; the content reader reports them (SparseReader) so that a
+// sink can seek over them.
+//
+// The reader is our own rather than go-diskfs' (libraries.md §3): that one
+// reads in one goroutine (about 110 MB/s with hashing on the 1.9 GB
+// reference tree), drops setuid/setgid/sticky bits, does not expose device
+// numbers, is O(n²) through its path API, and would add a dependency for
+// about 1,900 lines (with comments) that we check against our writer and mksquashfs.
+// Measured on 380 MB of /usr/bin and /usr/share/doc (mksquashfs zstd
+// level 3, 128 KiB blocks, 2 cores): Walk into a discarding sink 1.5 GB/s;
+// extracting to /dev/shm 0.53 s against 0.61 s for unsquashfs -d. The
+// only dependency beyond klauspost/compress (zstd, zlib) is
+// ulikunitz/xz for xz and lzma; lz4 and lzo blocks are decoded by small
+// decoders here. xz images with BCJ filters (mksquashfs -Xbcj) are
+// rejected by OpenReader.
 package squashfs
