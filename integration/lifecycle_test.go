@@ -76,13 +76,41 @@ func TestLifecycle(t *testing.T) {
 	if out, err := exec.Command("unsquashfs", "-cat", sqsh, "etc/gpyxis-changed").Output(); err != nil || string(out) != "changed\n" {
 		t.Fatalf("the export lacks the change: %v %q", err, out)
 	}
-	if out, err := rt("remove", "-f", "deb"); err != nil {
-		t.Fatalf("remove: %v\n%s", err, out)
+	// The export creates a new container that keeps the change.
+	if out, err := rt("create", "--name", "deb2", sqsh); err != nil {
+		t.Fatalf("create from the export: %v\n%s", err, out)
+	}
+	if out, err := rt("start", "deb2", "cat", "/etc/gpyxis-changed"); err != nil || out != "changed\n" {
+		t.Fatalf("start of the re-created container: %v %q; want the change", err, out)
+	}
+	for _, n := range []string{"deb", "deb2"} {
+		if out, err := rt("remove", "-f", n); err != nil {
+			t.Fatalf("remove %s: %v\n%s", n, err, out)
+		}
 	}
 	if out, _ := rt("list"); strings.TrimSpace(out) != "" {
 		t.Fatalf("list after remove = %q", out)
 	}
 	if out, err := rt("start", "deb", "true"); err == nil || !strings.Contains(out, "no such container") {
 		t.Fatalf("start of a removed container: %v %q", err, out)
+	}
+}
+
+// TestRunMksquashfsImage runs a squashfs file made the way enroot makes them
+// (mksquashfs -all-root of a tree with enroot's /etc/rc), gzip-compressed: the native
+// reader, not unsquashfs, extracts it.
+func TestRunMksquashfsImage(t *testing.T) {
+	env := harness.Require(t)
+	reg := env.RequireRegistry(t, "plain")
+	env.RequireImage(t, "busybox", "latest")
+	dir := t.TempDir()
+	ours := importImage(t, reg, filepath.Join(dir, "cache"), dir, "busybox", "latest")
+	tree := filepath.Join(dir, "tree")
+	run(t, "unsquashfs", "-no-xattrs", "-d", tree, ours)
+	sqsh := filepath.Join(dir, "enroot-style.sqsh")
+	run(t, "mksquashfs", tree, sqsh, "-all-root", "-comp", "gzip", "-noappend", "-quiet")
+	out, err := runIn(t, nil, sqsh, "sh", "-c", "echo from-mksquashfs; id -u")
+	if err != nil || !strings.HasPrefix(out, "from-mksquashfs\n") {
+		t.Fatalf("run %s: %v\n%s", sqsh, err, out)
 	}
 }

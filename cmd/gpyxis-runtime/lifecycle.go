@@ -44,7 +44,7 @@ func runCreate(stdout io.Writer, args []string) error {
 	fs.StringVar(&dataDir, "data-dir", "", "where containers live (default $ENROOT_DATA_PATH or ~/.local/share/gpyxis)")
 	pos, err := parseArgs(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
-		usageFor(stdout, fs, "create [OPTIONS] IMAGE", "Unpack a registry image into a named container root filesystem.")
+		usageFor(stdout, fs, "create [OPTIONS] IMAGE", "Unpack a registry image or a squashfs file (IMAGE.sqsh) into a named container root filesystem.")
 		return nil
 	}
 	if err != nil {
@@ -53,6 +53,23 @@ func runCreate(stdout io.Writer, args []string) error {
 	if len(pos) != 1 {
 		return fmt.Errorf("%w: create takes one image", errUsage)
 	}
+	st, err := store(dataDir)
+	if err != nil {
+		return err
+	}
+	log := pf.logger()
+	ctx, stop := signalContext()
+	defer stop()
+	if container.IsSquashfs(pos[0]) { // enroot create IMAGE.sqsh: the name defaults to the file's
+		if name == "" {
+			name = strings.TrimSuffix(filepath.Base(pos[0]), ".sqsh")
+		}
+		if err := st.CreateFromSquashfs(ctx, pos[0], name, force, log); err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(stdout, name)
+		return err
+	}
 	ref, err := registry.ParseReference(pos[0])
 	if err != nil {
 		return err
@@ -60,11 +77,6 @@ func runCreate(stdout io.Writer, args []string) error {
 	if name == "" {
 		name = strings.TrimSuffix(ref.OutputName(), ".sqsh")
 	}
-	st, err := store(dataDir)
-	if err != nil {
-		return err
-	}
-	log := pf.logger()
 	opts, err := pf.options(log)
 	if err != nil {
 		return err
@@ -73,8 +85,6 @@ func runCreate(stdout io.Writer, args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signalContext()
-	defer stop()
 	if err := st.Create(ctx, p, ref, name, force, log); err != nil {
 		return err
 	}

@@ -60,11 +60,14 @@ func runRun(stdout io.Writer, args []string) error {
 	if len(pos) == 0 {
 		return fmt.Errorf("%w: run needs an image (try 'gpyxis-runtime run --help')", errUsage)
 	}
-	if strings.HasSuffix(pos[0], ".sqsh") {
-		return fmt.Errorf("%w: run from a .sqsh file is not supported yet: import from a registry reference", errUsage)
-	}
-	ref, err := registry.ParseReference(pos[0])
-	if err != nil {
+	var ref registry.Reference
+	sqsh := ""
+	if container.IsSquashfs(pos[0]) {
+		sqsh = pos[0]
+	} else if ref, err = registry.ParseReference(pos[0]); err != nil {
+		if strings.HasSuffix(pos[0], ".sqsh") {
+			return fmt.Errorf("%s: no such squashfs file", pos[0])
+		}
 		return err
 	}
 	var specs []mountspec.Mount
@@ -92,12 +95,12 @@ func runRun(stdout io.Writer, args []string) error {
 	ctx, stop := signalContext()
 	defer stop()
 	code, err := container.Run(ctx, p, container.RunOptions{
-		Ref: ref, Args: pos[1:], RemapRoot: remap, Writable: rw, NoEntrypoint: noEntrypoint, Env: envs,
+		Ref: ref, Squashfs: sqsh, Args: pos[1:], RemapRoot: remap, Writable: rw, NoEntrypoint: noEntrypoint, Env: envs,
 		Workdir: workdir, DataDir: dataDir, Mounts: container.Mounts(specs),
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Logger: log,
 	})
 	if err != nil {
-		return fmt.Errorf("run %s: %w", ref, err)
+		return fmt.Errorf("run %s: %w", pos[0], err)
 	}
 	if code != 0 {
 		return exitCode(code)

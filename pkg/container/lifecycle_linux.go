@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,16 +13,35 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/gpyxis/gpyxis/pkg/filter"
+	imgspec "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/gpyxis/gpyxis/pkg/namespaces"
 	"github.com/gpyxis/gpyxis/pkg/registry"
-	"github.com/gpyxis/gpyxis/pkg/rootfs"
 )
 
-// Create unpacks ref into the store as NAME. The rootfs is built under a temporary
-// name and renamed into place, so an interrupted create leaves nothing under NAME;
-// force replaces an existing container that is not running.
+// Create unpacks registry image ref into the store as NAME.
 func (s Store) Create(ctx context.Context, p *registry.Puller, ref registry.Reference, name string, force bool, log *slog.Logger) error {
+	return s.create(name, force, func(dir string) (imgspec.ImageConfig, error) {
+		img, err := pull(ctx, p, ref)
+		if err != nil {
+			return imgspec.ImageConfig{}, err
+		}
+		return img.Config.Config, unpackImage(ctx, p, img, dir, log)
+	})
+}
+
+// CreateFromSquashfs extracts a squashfs file (made by gpyxis, enroot or mksquashfs)
+// into the store as NAME; its /etc/rc carries what the image config said.
+func (s Store) CreateFromSquashfs(ctx context.Context, image, name string, force bool, log *slog.Logger) error {
+	return s.create(name, force, func(dir string) (imgspec.ImageConfig, error) {
+		return imgspec.ImageConfig{}, extractSquashfs(ctx, image, dir, log)
+	})
+}
+
+// create builds NAME's rootfs with fill under a temporary name and renames it into
+// place, so an interrupted create leaves nothing under NAME; force replaces an
+// existing container that is not running.
+func (s Store) create(name string, force bool, fill func(dir string) (imgspec.ImageConfig, error)) error {
 	if err := CheckName(name); err != nil {
 		return err
 	}
@@ -36,13 +54,6 @@ func (s Store) Create(ctx context.Context, p *registry.Puller, ref registry.Refe
 			return fmt.Errorf("%w: %s (pid %d)", ErrRunning, name, pids[0])
 		}
 	}
-	img, err := p.Resolve(ctx, ref)
-	if err != nil {
-		return err
-	}
-	if err := p.Fetch(ctx, img); err != nil {
-		return err
-	}
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
@@ -51,13 +62,14 @@ func (s Store) Create(ctx context.Context, p *registry.Puller, ref registry.Refe
 		return fmt.Errorf("create %s: %w", name, err)
 	}
 	defer RemoveRootfs(tmp) // a no-op once renamed
-	if err := unpackImage(ctx, p, img, tmp, log); err != nil {
+	cfg, err := fill(tmp)
+	if err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(tmp, ".lock"), nil, 0o600); err != nil {
 		return fmt.Errorf("create %s: lock file: %w", name, err)
 	}
-	if err := s.saveConfig(name, img.Config.Config); err != nil {
+	if err := s.saveConfig(name, cfg); err != nil {
 		return err
 	}
 	if force {
@@ -88,33 +100,9 @@ func (s Store) Start(ctx context.Context, name string, o StartOptions) (int, err
 	if err != nil {
 		return 0, fmt.Errorf("start %s: %w", name, err)
 	}
-	cfg := s.loadConfig(name)
-	env, err := Environment(dir, o.Env, o.RemapRoot)
-	if err != nil {
-		unlock()
-		return 0, err
-	}
-	args, wd := Command(dir, cfg.Entrypoint, cfg.Cmd, cfg.WorkingDir, o)
-	idmap := namespaces.IDMap(namespaces.Identity{})
-	if o.RemapRoot {
-		idmap = namespaces.RemapRoot{}
-	}
-	prog, _ := filter.BPF(filter.Options{})
-	proc, err := rootfs.Start(ctx, rootfs.StartConfig{
-		Rootfs: rootfs.Config{Rootfs: dir, Writable: o.Writable, CreateMountpoints: true, Mounts: o.Mounts, Logger: o.Logger},
-		IDMap:  idmap, Args: args, Env: env, Dir: wd, Seccomp: prog,
-		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr,
-	})
-	unlock()
-	if err != nil {
-		return 0, fmt.Errorf("start %s: %w", name, err)
-	}
-	err = proc.Wait()
-	var exit *exec.ExitError
-	if err != nil && !errors.As(err, &exit) {
-		return 0, fmt.Errorf("wait: %w", err)
-	}
-	return proc.ExitCode(), nil
+	// The lock is held until the container runs: setup is what must not race.
+	o.started = unlock
+	return launch(ctx, dir, s.loadConfig(name), o)
 }
 
 // lock takes an exclusive flock on path, waiting up to timeout.

@@ -12,19 +12,24 @@ import (
 	"os/user"
 	"path/filepath"
 
+	imgspec "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/gpyxis/gpyxis/pkg/environ"
 	"github.com/gpyxis/gpyxis/pkg/filter"
 	"github.com/gpyxis/gpyxis/pkg/flatten"
 	"github.com/gpyxis/gpyxis/pkg/importer"
+	"github.com/gpyxis/gpyxis/pkg/mountspec"
 	"github.com/gpyxis/gpyxis/pkg/namespaces"
 	"github.com/gpyxis/gpyxis/pkg/registry"
 	"github.com/gpyxis/gpyxis/pkg/rootfs"
 	"github.com/gpyxis/gpyxis/pkg/unpack"
 )
 
-// RunOptions describe one `run`: a temporary container from a registry image.
+// RunOptions describe one `run`: a temporary container from a registry image or a
+// squashfs file.
 type RunOptions struct {
 	Ref          registry.Reference
+	Squashfs     string   // a .sqsh file to run instead of Ref
 	Args         []string // command and arguments; empty: the image's entrypoint and command
 	RemapRoot    bool     // the caller appears as root (0) inside; default: as themselves
 	Writable     bool     // rootfs writable; default read-only, as enroot
@@ -37,9 +42,11 @@ type RunOptions struct {
 	Stdout       io.Writer
 	Stderr       io.Writer
 	Logger       *slog.Logger
+
+	started func() // called once the container process runs (or failed to)
 }
 
-// Run pulls o.Ref, unpacks it into a temporary rootfs under o.DataDir, runs the
+// Run pulls o.Ref (or reads o.Squashfs), unpacks it into a temporary rootfs under o.DataDir, runs the
 // command in new user, mount and cgroup namespaces (host network, PIDs and IPC), and
 // removes the rootfs. It returns the command's exit code.
 func Run(ctx context.Context, p *registry.Puller, o RunOptions) (int, error) {
@@ -54,12 +61,12 @@ func Run(ctx context.Context, p *registry.Puller, o RunOptions) (int, error) {
 	if err := namespaces.Check(); err != nil {
 		return 0, err
 	}
-	img, err := p.Resolve(ctx, o.Ref)
-	if err != nil {
-		return 0, err
-	}
-	if err := p.Fetch(ctx, img); err != nil {
-		return 0, err
+	var img *registry.Image
+	if o.Squashfs == "" {
+		var err error
+		if img, err = pull(ctx, p, o.Ref); err != nil {
+			return 0, err
+		}
 	}
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return 0, fmt.Errorf("data directory: %w", err)
@@ -69,10 +76,28 @@ func Run(ctx context.Context, p *registry.Puller, o RunOptions) (int, error) {
 		return 0, fmt.Errorf("rootfs: %w", err)
 	}
 	defer RemoveRootfs(dir)
+	if img == nil {
+		if err := extractSquashfs(ctx, o.Squashfs, dir, o.Logger); err != nil {
+			return 0, err
+		}
+		return launch(ctx, dir, imgspec.ImageConfig{}, o)
+	}
 	if err := unpackImage(ctx, p, img, dir, o.Logger); err != nil {
 		return 0, err
 	}
-	return start(ctx, img, dir, o)
+	return launch(ctx, dir, img.Config.Config, o)
+}
+
+// pull resolves ref and makes sure its layers are in the cache.
+func pull(ctx context.Context, p *registry.Puller, ref registry.Reference) (*registry.Image, error) {
+	img, err := p.Resolve(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Fetch(ctx, img); err != nil {
+		return nil, err
+	}
+	return img, nil
 }
 
 // unpackImage writes img's merged tree (with enroot's config files) into dir.
@@ -95,7 +120,10 @@ func unpackImage(ctx context.Context, p *registry.Puller, img *registry.Image, d
 	return nil
 }
 
-func start(ctx context.Context, img *registry.Image, dir string, o RunOptions) (int, error) {
+// launch runs o's command in the container whose rootfs is dir, with cfg the image
+// config (entrypoint, command, workdir), and waits for it. The rootfs is the
+// container's own, so missing mount points may be created in it.
+func launch(ctx context.Context, dir string, cfg imgspec.ImageConfig, o RunOptions) (int, error) {
 	idmap := namespaces.IDMap(namespaces.Identity{})
 	if o.RemapRoot {
 		idmap = namespaces.RemapRoot{}
@@ -104,17 +132,24 @@ func start(ctx context.Context, img *registry.Image, dir string, o RunOptions) (
 	if err != nil {
 		return 0, err
 	}
-	args, wd := Command(dir, img.Config.Config.Entrypoint, img.Config.Config.Cmd, img.Config.Config.WorkingDir, o)
+	volumes, err := imageMounts(dir)
+	if err != nil {
+		return 0, err
+	}
+	args, wd := Command(dir, cfg.Entrypoint, cfg.Cmd, cfg.WorkingDir, o)
 	prog, err := filter.BPF(filter.Options{})
 	if err != nil {
 		o.Logger.Warn("running without the seccomp filter: chown and setuid will fail inside", "err", err)
 	}
 	proc, err := rootfs.Start(ctx, rootfs.StartConfig{
-		// The rootfs is this run's own copy: mount points may be created in it.
-		Rootfs: rootfs.Config{Rootfs: dir, Writable: o.Writable, CreateMountpoints: true, Mounts: o.Mounts, Logger: o.Logger},
-		IDMap:  idmap, Args: args, Env: env, Dir: wd, Seccomp: prog,
+		Rootfs: rootfs.Config{Rootfs: dir, Writable: o.Writable, CreateMountpoints: true,
+			Mounts: append(volumes, o.Mounts...), Logger: o.Logger},
+		IDMap: idmap, Args: args, Env: env, Dir: wd, Seccomp: prog,
 		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr,
 	})
+	if o.started != nil {
+		o.started()
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -124,6 +159,24 @@ func start(ctx context.Context, img *registry.Image, dir string, o RunOptions) (
 		return 0, fmt.Errorf("wait: %w", err)
 	}
 	return proc.ExitCode(), nil
+}
+
+// imageMounts reads the image's /etc/fstab, where the import wrote one bind per
+// VOLUME (${ENROOT_ROOTFS}/DIR onto DIR, read-write), as enroot mounts it before the
+// user's mounts. A volume directory the image lacks is skipped.
+func imageMounts(dir string) ([]rootfs.Mount, error) {
+	specs, err := mountspec.ParseFstabFile(filepath.Join(dir, "etc/fstab"), map[string]string{"ENROOT_ROOTFS": dir})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("image /etc/fstab: %w", err)
+	}
+	mounts := Mounts(specs)
+	for i := range mounts {
+		mounts[i].Optional = true
+	}
+	return mounts, nil
 }
 
 // Environment computes the command's environment as enroot does: the image's
