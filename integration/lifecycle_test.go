@@ -114,3 +114,76 @@ func TestRunMksquashfsImage(t *testing.T) {
 		t.Fatalf("run %s: %v\n%s", sqsh, err, out)
 	}
 }
+
+// TestOtherUserLockedOut starts a container as root and checks that the unprivileged
+// test user can neither list, remove nor exec into it.
+func TestOtherUserLockedOut(t *testing.T) {
+	env := harness.Require(t)
+	reg := env.RequireRegistry(t, "plain")
+	env.RequireImage(t, "busybox", "latest")
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to act as two users")
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("setpriv (util-linux) not installed")
+	}
+	bin, err := runtimeBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The binary must be executable by the other user: copy it to a world-readable dir.
+	pub := t.TempDir()
+	if err := os.Chmod(pub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(pub, "gpyxis-runtime")
+	run(t, "install", "-m", "0755", bin, other)
+	// The parent is open to all: only the data directory's own mode may keep tester out.
+	base := t.TempDir()
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(base, "data")
+	if out, err := gpyxis(t, nil, "create", "--data-dir", data, "--insecure", "--cache-dir", sharedCache(t), "--name", "mine",
+		"docker://"+reg.Host()+"#busybox:latest"); err != nil {
+		t.Fatalf("create: %v\n%s", err, out)
+	}
+	sleeper := exec.Command(bin, "start", "--data-dir", data, "mine", "sleep", "30")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sleeper.Process.Kill(); _ = sleeper.Wait() }()
+	var pid string
+	for deadline := time.Now().Add(10 * time.Second); pid == "" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		out, _ := gpyxis(t, nil, "list", "-f", "--data-dir", data)
+		for _, l := range strings.Split(out, "\n") {
+			if f := strings.Fields(l); len(f) >= 3 && f[0] == "mine" && f[1] != "-" {
+				pid = f[1]
+			}
+		}
+	}
+	if pid == "" {
+		t.Fatal("the container never showed in list -f")
+	}
+	as := func(args ...string) (string, error) {
+		cmd := exec.Command("setpriv", append([]string{"--reuid=tester", "--regid=tester", "--init-groups", other}, args...)...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"list", "--data-dir", data}, "permission denied"},
+		{[]string{"remove", "-f", "--data-dir", data, "mine"}, "mine"},
+		{[]string{"exec", pid, "true"}, "not your container"},
+	} {
+		out, err := as(tc.args...)
+		if err == nil || !strings.Contains(out, tc.want) {
+			t.Errorf("as tester, %q: %v %q; want refused mentioning %q", tc.args, err, out, tc.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(data, "mine")); err != nil {
+		t.Fatalf("the container is gone: %v", err)
+	}
+}
