@@ -46,7 +46,7 @@ func (f *pullFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.creds, "credentials", "", "enroot netrc credentials (default $ENROOT_CONFIG_PATH/.credentials or ~/.config/enroot/.credentials)")
 	fs.StringVar(&f.regConf, "registries-conf", "", "registries.conf for insecure registries and mirrors (default /etc/containers/registries.conf)")
 	fs.BoolVar(&f.insecure, "insecure", false, "allow plain HTTP and unverified TLS for every registry (prefer registries.conf insecure entries)")
-	fs.IntVar(&f.jobs, "jobs", 4, "parallel layer downloads")
+	fs.IntVar(&f.jobs, "jobs", 0, "parallel layer downloads (default 4, or the configured MAX_CONNECTIONS)")
 	for _, n := range []string{"q", "quiet"} {
 		fs.BoolVar(&f.quiet, n, false, "print errors only")
 	}
@@ -70,7 +70,22 @@ func (f *pullFlags) logger() *slog.Logger {
 }
 
 func (f *pullFlags) options(log *slog.Logger) ([]registry.Option, error) {
-	opts := []registry.Option{registry.WithLogger(log), registry.WithJobs(f.jobs), registry.WithInsecure(f.insecure)}
+	cfg, err := siteConfig()
+	if err != nil {
+		return nil, err
+	}
+	if f.cacheDir == "" {
+		f.cacheDir = cfg.CachePath
+	}
+	if f.jobs == 0 {
+		f.jobs = 4
+		if explicit(cfg, "MAX_CONNECTIONS") && cfg.MaxConnections > 0 {
+			f.jobs = cfg.MaxConnections
+		}
+	}
+	// ENROOT_ALLOW_HTTP: plain HTTP for every registry, as enroot's all-or-nothing switch.
+	insecure := f.insecure || cfg.AllowHTTP
+	opts := []registry.Option{registry.WithLogger(log), registry.WithJobs(f.jobs), registry.WithInsecure(insecure)}
 	if f.platform != "" || f.arch != "" {
 		p, err := platformOf(f.platform, f.arch)
 		if err != nil {
@@ -132,7 +147,7 @@ func runImport(stdout io.Writer, args []string) error {
 	for _, n := range []string{"f", "force"} {
 		fs.BoolVar(&force, n, false, "replace the output file if it exists")
 	}
-	fs.StringVar(&squashOpts, "squash-options", os.Getenv("ENROOT_SQUASH_OPTIONS"), "enroot-style mksquashfs options, e.g. '-comp zstd -Xcompression-level 3 -b 1M'")
+	fs.StringVar(&squashOpts, "squash-options", "", "enroot-style mksquashfs options, e.g. '-comp zstd -Xcompression-level 3 -b 1M' (default: the configured SQUASH_OPTIONS)")
 	fs.StringVar(&compression, "compression", "", "zstd or none (default zstd)")
 	fs.IntVar(&level, "level", 0, "zstd level 1-22 (default 3)")
 	fs.StringVar(&blockSize, "block-size", "", "squashfs block size, 4K to 1M (default 128K)")
@@ -153,6 +168,11 @@ func runImport(stdout io.Writer, args []string) error {
 		return fmt.Errorf("%w (forms: docker://[USER@][REGISTRY#]IMAGE[:TAG][@sha256:DIGEST] or REGISTRY/IMAGE[:TAG])", err)
 	}
 	log := pf.logger()
+	if squashOpts == "" {
+		if squashOpts, err = configuredSquashOptions(); err != nil {
+			return err
+		}
+	}
 	sq, warnings, err := importer.ParseSquashOptions(squashOpts, squashfs.Options{Workers: workers})
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
@@ -178,6 +198,20 @@ func runImport(stdout io.Writer, args []string) error {
 		return fmt.Errorf("output path: %w", err)
 	}
 	return doImport(ref, output, force, sq, pf, log)
+}
+
+// configuredSquashOptions returns SQUASH_OPTIONS when the site or user set it
+// (ENROOT_SQUASH_OPTIONS, a config file); enroot's own default (lzo, data uncompressed)
+// is not taken over: gpyxis defaults to zstd level 3.
+func configuredSquashOptions() (string, error) {
+	cfg, err := siteConfig()
+	if err != nil {
+		return "", err
+	}
+	if explicit(cfg, "SQUASH_OPTIONS") {
+		return cfg.SquashOptions, nil
+	}
+	return "", nil
 }
 
 // squashFlags applies --compression, --level and --block-size over the squash options.

@@ -123,6 +123,9 @@ func runStart(stdout io.Writer, args []string) error {
 	if len(pos) == 0 {
 		return fmt.Errorf("%w: start needs a container name", errUsage)
 	}
+	if err := containerDefaults(fs, &o.RemapRoot, &o.Writable); err != nil {
+		return err
+	}
 	for _, m := range mounts {
 		spec, err := mountspec.ParseEnrootFlag(m, nil)
 		if err != nil {
@@ -244,7 +247,7 @@ func runExport(stdout io.Writer, args []string) error {
 	for _, n := range []string{"f", "force"} {
 		fs.BoolVar(&force, n, false, "replace the output file if it exists")
 	}
-	fs.StringVar(&squashOpts, "squash-options", os.Getenv("ENROOT_SQUASH_OPTIONS"), "enroot-style mksquashfs options")
+	fs.StringVar(&squashOpts, "squash-options", "", "enroot-style mksquashfs options (default: the configured SQUASH_OPTIONS)")
 	fs.StringVar(&dataDir, "data-dir", "", "where containers live")
 	pos, err := parseArgs(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -256,6 +259,11 @@ func runExport(stdout io.Writer, args []string) error {
 	}
 	if len(pos) != 1 {
 		return fmt.Errorf("%w: export takes one container name", errUsage)
+	}
+	if squashOpts == "" {
+		if squashOpts, err = configuredSquashOptions(); err != nil {
+			return err
+		}
 	}
 	sq, _, err := importer.ParseSquashOptions(squashOpts, squashfs.Options{})
 	if err != nil {

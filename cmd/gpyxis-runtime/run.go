@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/gpyxis/gpyxis/pkg/container"
@@ -59,6 +58,9 @@ func runRun(stdout io.Writer, args []string) error {
 	}
 	if len(pos) == 0 {
 		return fmt.Errorf("%w: run needs an image (try 'gpyxis-runtime run --help')", errUsage)
+	}
+	if err := containerDefaults(fs, &remap, &rw); err != nil {
+		return err
 	}
 	var ref registry.Reference
 	sqsh := ""
@@ -121,20 +123,32 @@ func parseUntilPositional(fs *flag.FlagSet, args []string) ([]string, error) {
 	return fs.Args(), nil
 }
 
-// defaultDataDir is enroot's data path: $ENROOT_DATA_PATH, else $XDG_DATA_HOME/gpyxis,
-// else ~/.local/share/gpyxis.
+// defaultDataDir is the configured DATA_PATH ($ENROOT_DATA_PATH or $GPYXIS_DATA_PATH,
+// a config file, else $XDG_DATA_HOME/gpyxis or ~/.local/share/gpyxis).
 func defaultDataDir() (string, error) {
-	if d := os.Getenv("ENROOT_DATA_PATH"); d != "" {
-		return d, nil
-	}
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "gpyxis"), nil
-	}
-	home, err := os.UserHomeDir()
+	cfg, err := siteConfig()
 	if err != nil {
-		return "", fmt.Errorf("data directory: %w (set ENROOT_DATA_PATH or --data-dir)", err)
+		return "", err
 	}
-	return filepath.Join(home, ".local", "share", "gpyxis"), nil
+	return cfg.DataPath, nil
+}
+
+// containerDefaults applies REMAP_ROOT and ROOTFS_WRITABLE from the configuration
+// unless the command line set them.
+func containerDefaults(fs *flag.FlagSet, remap, rw *bool) error {
+	cfg, err := siteConfig()
+	if err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["r"] && !set["remap-root"] {
+		*remap = cfg.RemapRoot
+	}
+	if !set["w"] && !set["rw"] {
+		*rw = cfg.RootfsWritable
+	}
+	return nil
 }
 
 // exitCode carries a container command's non-zero exit status to main.
