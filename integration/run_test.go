@@ -175,3 +175,24 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+// TestRunHooks checks the builtin hooks on a real start: shadow gives the user a passwd
+// entry, cgroups binds the user's cgroup tree read-only, MOUNT_HOME binds $HOME.
+func TestRunHooks(t *testing.T) {
+	env := harness.Require(t)
+	reg := env.RequireRegistry(t, "plain")
+	env.RequireImage(t, "debian", "bookworm")
+	home := t.TempDir()
+	if err := os.WriteFile(filepath.Join(home, "marker"), []byte("home\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runIn(t, []string{"HOME=" + home, "GPYXIS_MOUNT_HOME=1"}, "docker://"+reg.Host()+"#debian:bookworm", "sh", "-c",
+		`grep -c "^$(id -un):x:$(id -u):" /etc/passwd; cat "$HOME/marker"; grep -c ' /sys/fs/cgroup[^ ]* [^ ]* ro' /proc/self/mounts`)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	f := strings.Fields(out)
+	if len(f) != 3 || f[0] != "1" || f[1] != "home" || f[2] == "0" {
+		t.Fatalf("hooks: %q; want one passwd entry for the user, $HOME bound, read-only cgroup mounts", out)
+	}
+}

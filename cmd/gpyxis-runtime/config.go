@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/gpyxis/gpyxis/pkg/config"
@@ -27,4 +28,24 @@ var siteConfig = sync.OnceValues(func() (*config.Config, error) {
 func explicit(c *config.Config, key string) bool {
 	s, ok := c.Source["GPYXIS_"+key]
 	return ok && s != "default"
+}
+
+// hookSettings returns the hook switches and the site hook directories: the system
+// one (/etc/gpyxis/hooks.d), then the user's ($XDG_CONFIG_HOME/gpyxis/hooks.d).
+// enroot's own hooks.d is not run: its scripts need enroot's shell libraries.
+func hookSettings() (map[string]string, []string, error) {
+	cfg, err := siteConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	onOff := map[bool]string{true: "1", false: "0"}
+	sw := map[string]string{"mount_home": onOff[cfg.MountHome], "restrict_dev": onOff[cfg.RestrictDev]}
+	for name, on := range cfg.Hooks {
+		sw[name] = onOff[on]
+	}
+	dirs := []string{"/etc/gpyxis/hooks.d"}
+	if d, err := os.UserConfigDir(); err == nil {
+		dirs = append(dirs, filepath.Join(d, "gpyxis", "hooks.d"))
+	}
+	return sw, dirs, nil
 }

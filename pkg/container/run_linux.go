@@ -17,6 +17,7 @@ import (
 	"github.com/gpyxis/gpyxis/pkg/environ"
 	"github.com/gpyxis/gpyxis/pkg/filter"
 	"github.com/gpyxis/gpyxis/pkg/flatten"
+	"github.com/gpyxis/gpyxis/pkg/hooks"
 	"github.com/gpyxis/gpyxis/pkg/importer"
 	"github.com/gpyxis/gpyxis/pkg/mountspec"
 	"github.com/gpyxis/gpyxis/pkg/namespaces"
@@ -42,6 +43,9 @@ type RunOptions struct {
 	Stdout       io.Writer
 	Stderr       io.Writer
 	Logger       *slog.Logger
+
+	HookConfig map[string]string // hook switches (see pkg/hooks): mount_home, restrict_dev, ...
+	HookDirs   []string          // site hook directories, run in order after the builtins
 
 	started func() // called once the container process runs (or failed to)
 }
@@ -128,7 +132,11 @@ func launch(ctx context.Context, dir string, cfg imgspec.ImageConfig, o RunOptio
 	if o.RemapRoot {
 		idmap = namespaces.RemapRoot{}
 	}
-	env, err := Environment(dir, o.Env, o.RemapRoot)
+	env, err := environment(dir, o.Env, o.RemapRoot)
+	if err != nil {
+		return 0, err
+	}
+	hookMounts, err := runHooks(dir, env, o)
 	if err != nil {
 		return 0, err
 	}
@@ -143,8 +151,9 @@ func launch(ctx context.Context, dir string, cfg imgspec.ImageConfig, o RunOptio
 	}
 	proc, err := rootfs.Start(ctx, rootfs.StartConfig{
 		Rootfs: rootfs.Config{Rootfs: dir, Writable: o.Writable, CreateMountpoints: true,
-			Mounts: append(volumes, o.Mounts...), Logger: o.Logger},
-		IDMap: idmap, Args: args, Env: env, Dir: wd, Seccomp: prog,
+			// enroot's order: hooks' mounts, then the image's VOLUMEs, then the user's.
+			Mounts: append(append(hookMounts, volumes...), o.Mounts...), Logger: o.Logger},
+		IDMap: idmap, Args: args, Env: env.List(), Dir: wd, Seccomp: prog,
 		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr,
 	})
 	if o.started != nil {
@@ -179,9 +188,42 @@ func imageMounts(dir string) ([]rootfs.Mount, error) {
 	return mounts, nil
 }
 
+// runHooks runs the builtin hooks (but nvidia, whose tool must run inside the
+// container's namespaces) and the site hook directories in enroot's order, on the
+// container's own rootfs, and returns the mounts they ask for.
+func runHooks(dir string, env *environ.Env, o RunOptions) ([]rootfs.Mount, error) {
+	var list []hooks.Hook
+	for _, h := range hooks.Builtin() {
+		if h.Name() != "nvidia" {
+			list = append(list, h)
+		}
+	}
+	for _, d := range o.HookDirs {
+		site, err := hooks.Site(d)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, site...)
+	}
+	ctx := &hooks.Context{Rootfs: dir, UID: os.Getuid(), GID: os.Getgid(), RemapRoot: o.RemapRoot, Home: os.Getenv("HOME"),
+		Env: env, Config: o.HookConfig, Logger: o.Logger, Output: o.Stderr}
+	if err := hooks.RunAll(ctx, list); err != nil {
+		return nil, err
+	}
+	return ctx.Mounts, nil
+}
+
 // Environment computes the command's environment as enroot does: the image's
 // /etc/environment, TERM from the host, the --env arguments, then login defaults.
 func Environment(dir string, flags []string, remapRoot bool) ([]string, error) {
+	env, err := environment(dir, flags, remapRoot)
+	if err != nil {
+		return nil, err
+	}
+	return env.List(), nil
+}
+
+func environment(dir string, flags []string, remapRoot bool) (*environ.Env, error) {
 	env := environ.New()
 	if err := env.LoadFile(filepath.Join(dir, "etc/environment"), os.LookupEnv); err != nil {
 		return nil, err
@@ -202,7 +244,7 @@ func Environment(dir string, flags []string, remapRoot bool) ([]string, error) {
 		u.Name, u.Home = "root", "/root"
 	}
 	env.SetLoginDefaults(u, filepath.Join(dir, "etc/login.defs"))
-	return env.List(), nil
+	return env, nil
 }
 
 // Command returns what to exec and where, with enroot's /etc/rc semantics: when the
