@@ -12,6 +12,8 @@ rm -f "$MARKER"
 # What building and unit-testing gpyxis needs beyond Go: cgo for the seccomp filter and
 # the namespace join code, the kernel-facing test tools.
 apt_install gcc libc6-dev pkg-config libseccomp-dev squashfs-tools busybox-static
+# The unprivileged user that rootless tests switch to (unit tests too, so before them).
+"$INFRA_DIR/user-up.sh" "${TEST_USER:-tester}"
 "$INFRA_DIR/registry-up.sh"
 "$INFRA_DIR/images-build.sh"
 [ "${BIG:-0}" = 1 ] && "$INFRA_DIR/images-build.sh" big
