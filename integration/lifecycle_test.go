@@ -3,6 +3,7 @@ package integration
 import (
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -126,6 +127,9 @@ func TestOtherUserLockedOut(t *testing.T) {
 	}
 	if _, err := exec.LookPath("setpriv"); err != nil {
 		t.Skip("setpriv (util-linux) not installed")
+	}
+	if _, err := user.Lookup("tester"); err != nil {
+		t.Fatalf("no user tester: sudo integration/infra/user-up.sh (run by infra-up.sh) creates it: %v", err)
 	}
 	bin, err := runtimeBin()
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"github.com/gpyxis/gpyxis/internal/testutil"
 	"io"
 	"os"
 	"os/exec"
@@ -65,7 +66,7 @@ func busyboxRootfs(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	if err := copyExe(filepath.Join(dir, "bin/busybox"), bb); err != nil {
+	if err := testutil.CopyExecutable(filepath.Join(dir, "bin/busybox"), bb); err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range []string{"sh", "ls", "cat", "readlink", "grep", "id", "pwd", "echo", "true"} {
@@ -81,23 +82,6 @@ func busyboxRootfs(t *testing.T) string {
 	os.Symlink("/run", filepath.Join(dir, "var/run"))
 	os.Symlink("/run/lock", filepath.Join(dir, "var/lock"))
 	return dir
-}
-
-func copyExe(dst, src string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // startTestHolder starts a holder of a busybox rootfs and returns it with
@@ -214,7 +198,7 @@ func TestExecOtherUser(t *testing.T) {
 	setpriv := testerSetpriv(t)
 	dir := testerDir(t)
 	exe := filepath.Join(dir, "x.test")
-	if err := copyExe(exe, "/proc/self/exe"); err != nil {
+	if err := testutil.CopyExecutable(exe, "/proc/self/exe"); err != nil {
 		t.Fatal(err)
 	}
 	h, _ := startTestHolder(t, namespaces.Identity{}, []string{"PATH=/bin"})
@@ -276,7 +260,7 @@ func TestExecAsTester(t *testing.T) {
 	setpriv := testerSetpriv(t)
 	dir := testerDir(t)
 	exe := filepath.Join(dir, "x.test")
-	if err := copyExe(exe, "/proc/self/exe"); err != nil {
+	if err := testutil.CopyExecutable(exe, "/proc/self/exe"); err != nil {
 		t.Fatal(err)
 	}
 	args := append(setpriv, "env", "HOME=/tmp", execAsTesterEnv+"=1", exe, "-test.count=1", "-test.run=^Test(Exec|Join)")

@@ -5,7 +5,7 @@ package filter
 import (
 	"bytes"
 	"encoding/json"
-	"io"
+	"github.com/gpyxis/gpyxis/internal/testutil"
 	"os"
 	"os/exec"
 	"os/user"
@@ -49,7 +49,7 @@ func setup(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := copyFile(self, e.bin, 0o755); err != nil {
+	if err := testutil.CopyExecutable(e.bin, self); err != nil {
 		t.Fatal(err)
 	}
 	prog, err := BPF(Options{})
@@ -73,23 +73,6 @@ func setup(t *testing.T) *env {
 		t.Log("no i386 emulation in this kernel: i386 checks skipped")
 	}
 	return e
-}
-
-func copyFile(src, dst string, mode os.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // run starts the helper in mode under l, with a fresh file to chown owned

@@ -1,0 +1,3 @@
+// Package testutil holds helpers shared by the tests of several packages; nothing in
+// the runtime imports it.
+package testutil
