@@ -196,3 +196,36 @@ func TestRunHooks(t *testing.T) {
 		t.Fatalf("hooks: %q; want one passwd entry for the user, $HOME bound, read-only cgroup mounts", out)
 	}
 }
+
+// TestRunSiteConfig checks the user configuration directory: environ.d files (with
+// ${VAR} from the host), mounts.d fstab files and a hooks.d executable with enroot's
+// contract (ENROOT_ROOTFS, ENROOT_ENVIRON).
+func TestRunSiteConfig(t *testing.T) {
+	env := harness.Require(t)
+	reg := env.RequireRegistry(t, "plain")
+	env.RequireImage(t, "busybox", "latest")
+	conf := t.TempDir()
+	shared := t.TempDir()
+	if err := os.WriteFile(filepath.Join(shared, "f"), []byte("site mount\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"gpyxis/environ.d/10-site.env":  "FROM_ENVIRON_D=yes\nSITE_HOME=${GPYXIS_TEST_VAR}\n",
+		"gpyxis/mounts.d/10-site.fstab": shared + " /site none x-create=dir,bind,ro\n",
+		"gpyxis/hooks.d/10-site.sh":     "#!/bin/sh\ntest -d \"$ENROOT_ROOTFS/etc\" && echo FROM_HOOK=$GPYXIS_ROOTFS >> \"$ENROOT_ENVIRON\"\n",
+	}
+	for name, body := range files {
+		p := filepath.Join(conf, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := runIn(t, []string{"XDG_CONFIG_HOME=" + conf, "GPYXIS_TEST_VAR=substituted"}, "docker://"+reg.Host()+"#busybox:latest",
+		"sh", "-c", `echo $FROM_ENVIRON_D $SITE_HOME; test -n "$FROM_HOOK" && echo hook-ran; cat /site/f`)
+	if err != nil || !strings.Contains(out, "yes substituted\nhook-ran\nsite mount\n") {
+		t.Fatalf("site configuration: %v\n%s", err, out)
+	}
+}

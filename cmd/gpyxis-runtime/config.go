@@ -30,9 +30,10 @@ func explicit(c *config.Config, key string) bool {
 	return ok && s != "default"
 }
 
-// hookSettings returns the hook switches and the site hook directories: the system
-// one (/etc/gpyxis/hooks.d), then the user's ($XDG_CONFIG_HOME/gpyxis/hooks.d).
-// enroot's own hooks.d is not run: its scripts need enroot's shell libraries.
+// hookSettings returns the hook switches and the configuration directories whose
+// environ.d, mounts.d and hooks.d apply: the system one (/etc/gpyxis), then the
+// user's ($XDG_CONFIG_HOME/gpyxis). enroot's own directories are not read: its hooks
+// need enroot's shell libraries and its mounts.d repeats the mounts gpyxis makes itself.
 func hookSettings() (map[string]string, []string, error) {
 	cfg, err := siteConfig()
 	if err != nil {
@@ -43,9 +44,9 @@ func hookSettings() (map[string]string, []string, error) {
 	for name, on := range cfg.Hooks {
 		sw[name] = onOff[on]
 	}
-	dirs := []string{"/etc/gpyxis/hooks.d"}
+	dirs := []string{"/etc/gpyxis"}
 	if d, err := os.UserConfigDir(); err == nil {
-		dirs = append(dirs, filepath.Join(d, "gpyxis", "hooks.d"))
+		dirs = append(dirs, filepath.Join(d, "gpyxis"))
 	}
 	return sw, dirs, nil
 }

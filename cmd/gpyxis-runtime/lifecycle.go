@@ -126,7 +126,7 @@ func runStart(stdout io.Writer, args []string) error {
 	if err := containerDefaults(fs, &o.RemapRoot, &o.Writable); err != nil {
 		return err
 	}
-	if o.HookConfig, o.HookDirs, err = hookSettings(); err != nil {
+	if o.HookConfig, o.ConfDirs, err = hookSettings(); err != nil {
 		return err
 	}
 	for _, m := range mounts {

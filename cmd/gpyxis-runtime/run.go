@@ -102,7 +102,7 @@ func runRun(stdout io.Writer, args []string) error {
 	defer stop()
 	code, err := container.Run(ctx, p, container.RunOptions{
 		Ref: ref, Squashfs: sqsh, Args: pos[1:], RemapRoot: remap, Writable: rw, NoEntrypoint: noEntrypoint, Env: envs,
-		Workdir: workdir, DataDir: dataDir, HookConfig: hookConfig, HookDirs: hookDirs, Mounts: container.Mounts(specs),
+		Workdir: workdir, DataDir: dataDir, HookConfig: hookConfig, ConfDirs: hookDirs, Mounts: container.Mounts(specs),
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Logger: log,
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"strings"
 
 	imgspec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -45,7 +46,10 @@ type RunOptions struct {
 	Logger       *slog.Logger
 
 	HookConfig map[string]string // hook switches (see pkg/hooks): mount_home, restrict_dev, ...
-	HookDirs   []string          // site hook directories, run in order after the builtins
+	// ConfDirs are the site and user configuration directories, in order (as enroot's
+	// sysconf then config path): each may hold environ.d/*.env, mounts.d/*.fstab and
+	// hooks.d/ executables.
+	ConfDirs []string
 
 	started func() // called once the container process runs (or failed to)
 }
@@ -132,7 +136,11 @@ func launch(ctx context.Context, dir string, cfg imgspec.ImageConfig, o RunOptio
 	if o.RemapRoot {
 		idmap = namespaces.RemapRoot{}
 	}
-	env, err := environment(dir, o.Env, o.RemapRoot)
+	env, err := environment(dir, o.Env, o.RemapRoot, o.ConfDirs...)
+	if err != nil {
+		return 0, err
+	}
+	site, err := siteMounts(dir, o.ConfDirs)
 	if err != nil {
 		return 0, err
 	}
@@ -151,8 +159,10 @@ func launch(ctx context.Context, dir string, cfg imgspec.ImageConfig, o RunOptio
 	}
 	proc, err := rootfs.Start(ctx, rootfs.StartConfig{
 		Rootfs: rootfs.Config{Rootfs: dir, Writable: o.Writable, CreateMountpoints: true,
-			// enroot's order: hooks' mounts, then the image's VOLUMEs, then the user's.
-			Mounts: append(append(hookMounts, volumes...), o.Mounts...), Logger: o.Logger},
+			// enroot's order: mounts.d pass -1, hooks' mounts, the image's VOLUMEs,
+			// mounts.d pass 0, then the user's.
+			Mounts: concat(Mounts(mountspec.FilterPass(site, mountspec.PassSystem)), hookMounts, volumes,
+				Mounts(mountspec.FilterPass(site, mountspec.PassDefault)), o.Mounts), Logger: o.Logger},
 		IDMap: idmap, Args: args, Env: env.List(), Dir: wd, Seccomp: prog,
 		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr,
 	})
@@ -168,6 +178,38 @@ func launch(ctx context.Context, dir string, cfg imgspec.ImageConfig, o RunOptio
 		return 0, fmt.Errorf("wait: %w", err)
 	}
 	return proc.ExitCode(), nil
+}
+
+// siteMounts reads the mounts.d/*.fstab files of the configuration directories, with
+// ${ENROOT_ROOTFS} (and the host environment) substituted, as enroot does.
+func siteMounts(dir string, confDirs []string) ([]mountspec.Mount, error) {
+	vars := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	vars["ENROOT_ROOTFS"], vars["GPYXIS_ROOTFS"] = dir, dir
+	var out []mountspec.Mount
+	for _, d := range confDirs {
+		files, _ := filepath.Glob(filepath.Join(d, "mounts.d", "*.fstab"))
+		for _, f := range files {
+			m, err := mountspec.ParseFstabFile(f, vars)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, m...)
+		}
+	}
+	return out, nil
+}
+
+func concat(lists ...[]rootfs.Mount) []rootfs.Mount {
+	var out []rootfs.Mount
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
 }
 
 // imageMounts reads the image's /etc/fstab, where the import wrote one bind per
@@ -198,8 +240,8 @@ func runHooks(dir string, env *environ.Env, o RunOptions) ([]rootfs.Mount, error
 			list = append(list, h)
 		}
 	}
-	for _, d := range o.HookDirs {
-		site, err := hooks.Site(d)
+	for _, d := range o.ConfDirs {
+		site, err := hooks.Site(filepath.Join(d, "hooks.d"))
 		if err != nil {
 			return nil, err
 		}
@@ -223,13 +265,21 @@ func Environment(dir string, flags []string, remapRoot bool) ([]string, error) {
 	return env.List(), nil
 }
 
-func environment(dir string, flags []string, remapRoot bool) (*environ.Env, error) {
+func environment(dir string, flags []string, remapRoot bool, confDirs ...string) (*environ.Env, error) {
 	env := environ.New()
 	if err := env.LoadFile(filepath.Join(dir, "etc/environment"), os.LookupEnv); err != nil {
 		return nil, err
 	}
 	if err := env.SetFlag("TERM", os.LookupEnv); err != nil { // enroot's 10-terminal.env
 		return nil, err
+	}
+	for _, d := range confDirs { // environ.d files, system then user, each in glob order
+		files, _ := filepath.Glob(filepath.Join(d, "environ.d", "*.env"))
+		for _, f := range files {
+			if err := env.LoadFile(f, os.LookupEnv); err != nil {
+				return nil, err
+			}
+		}
 	}
 	for _, f := range flags {
 		if err := env.SetFlag(f, os.LookupEnv); err != nil {
