@@ -229,3 +229,24 @@ func TestRunSiteConfig(t *testing.T) {
 		t.Fatalf("site configuration: %v\n%s", err, out)
 	}
 }
+
+// TestRunRestrictDev checks RESTRICT_DEV: a minimal /dev with its links, and the host's
+// other devices out of sight.
+func TestRunRestrictDev(t *testing.T) {
+	env := harness.Require(t)
+	reg := env.RequireRegistry(t, "plain")
+	env.RequireImage(t, "busybox", "latest")
+	out, err := runIn(t, []string{"GPYXIS_RESTRICT_DEV=1"}, "docker://"+reg.Host()+"#busybox:latest", "sh", "-c",
+		`ls /dev | tr '\n' ' '; readlink /dev/fd; echo x > /dev/null && echo null-ok`)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	for _, want := range []string{"null ", "zero ", "urandom ", "pts ", "stdin ", "/proc/self/fd\n", "null-ok"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("restricted /dev: %q lacks %q", out, want)
+		}
+	}
+	if strings.Contains(out, "loop0") || strings.Contains(out, "vda") {
+		t.Errorf("restricted /dev shows host devices: %q", out)
+	}
+}

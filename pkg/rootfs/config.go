@@ -24,6 +24,10 @@ type Config struct {
 	// the container (a run's private copy), as enroot creates them before its
 	// read-only remount. Default false.
 	CreateMountpoints bool `json:"create_mountpoints,omitempty"`
+	// Links are symbolic links made after the mounts, inside the rootfs (the /dev
+	// links of a restricted /dev, which live on a tmpfs only the container has).
+	// An existing entry at Path is left alone.
+	Links []Link `json:"links,omitempty"`
 	// Unshare lists the optional namespaces the container was created with.
 	// A PID namespace gets a fresh procfs instead of a bind of the host's,
 	// a network namespace a fresh read-only sysfs and a running lo.
@@ -124,4 +128,11 @@ func (c *Config) logger() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return c.Logger
+}
+
+// Link is a symbolic link Setup makes: Path (absolute, inside the container) points
+// to Target.
+type Link struct {
+	Path   string `json:"path"`
+	Target string `json:"target"`
 }

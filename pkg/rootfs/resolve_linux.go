@@ -199,3 +199,18 @@ func mountID(fd int) (uint64, error) {
 // fdPath is the procfs path through which mount(2) reaches the object fd
 // refers to, without resolving its name again.
 func fdPath(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
+
+// symlink makes l inside the rootfs, its parent resolved like a mount target (never
+// out of the rootfs); an existing entry is kept, as enroot's `ln -s` would fail on it.
+func (r *root) symlink(l Link) error {
+	parent, err := r.open(path.Dir(l.Path))
+	if err != nil {
+		return fmt.Errorf("link %s: %w", l.Path, err)
+	}
+	defer unix.Close(parent)
+	err = unix.Symlinkat(l.Target, parent, path.Base(l.Path))
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("link %s -> %s: %w", l.Path, l.Target, err)
+	}
+	return nil
+}

@@ -65,6 +65,11 @@ func Setup(c Config) error {
 			return err
 		}
 	}
+	for _, l := range c.Links {
+		if err := r.symlink(l); err != nil {
+			return err
+		}
+	}
 	if c.Hostname != "" {
 		if err := unix.Sethostname([]byte(c.Hostname)); err != nil {
 			return fmt.Errorf("sethostname %q: %w", c.Hostname, err)
