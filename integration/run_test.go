@@ -250,3 +250,35 @@ func TestRunRestrictDev(t *testing.T) {
 		t.Errorf("restricted /dev shows host devices: %q", out)
 	}
 }
+
+// TestRunNvidiaHook runs the nvidia hook against a stand-in nvidia-container-cli (no
+// GPU here): it must run inside the container's mount namespace, before pivot_root,
+// with enroot's arguments and the rootfs path last, and what it adds must show inside.
+func TestRunNvidiaHook(t *testing.T) {
+	env := harness.Require(t)
+	reg := env.RequireRegistry(t, "plain")
+	env.RequireImage(t, "busybox", "latest")
+	bin := t.TempDir()
+	report := filepath.Join(t.TempDir(), "report")
+	script := "#!/bin/sh\nfor a; do root=$a; done\n" +
+		"{ echo \"$*\"; readlink /proc/self/ns/mnt; } > " + report + "\n" +
+		"echo gpu > \"$root/etc/nvidia-was-here\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "nvidia-container-cli"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	hostNS, _ := os.Readlink("/proc/self/ns/mnt")
+	out, err := runIn(t, []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "NVIDIA_VISIBLE_DEVICES=all",
+		"NVIDIA_DRIVER_CAPABILITIES=compute,utility"}, "docker://"+reg.Host()+"#busybox:latest", "cat", "/etc/nvidia-was-here")
+	if err != nil || out != "gpu\n" {
+		t.Fatalf("run with the nvidia hook: %v %q", err, out)
+	}
+	b, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "--user configure --no-cgroups") || !strings.Contains(lines[0], "--device=all") ||
+		!strings.Contains(lines[0], "--compute") || lines[1] == hostNS {
+		t.Fatalf("nvidia-container-cli ran as %q in %q (host %q); want enroot's arguments, inside the container", lines[0], lines[len(lines)-1], hostNS)
+	}
+}

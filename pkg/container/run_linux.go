@@ -144,7 +144,7 @@ func launch(ctx context.Context, dir string, cfg imgspec.ImageConfig, o RunOptio
 	if err != nil {
 		return 0, err
 	}
-	hookMounts, links, err := runHooks(dir, env, o)
+	hookMounts, links, cmds, err := runHooks(dir, env, o)
 	if err != nil {
 		return 0, err
 	}
@@ -162,7 +162,7 @@ func launch(ctx context.Context, dir string, cfg imgspec.ImageConfig, o RunOptio
 			// enroot's order: mounts.d pass -1, hooks' mounts, the image's VOLUMEs,
 			// mounts.d pass 0, then the user's.
 			Mounts: concat(Mounts(mountspec.FilterPass(site, mountspec.PassSystem)), hookMounts, volumes,
-				Mounts(mountspec.FilterPass(site, mountspec.PassDefault)), o.Mounts), Links: links, Logger: o.Logger},
+				Mounts(mountspec.FilterPass(site, mountspec.PassDefault)), o.Mounts), Links: links, Commands: cmds, Logger: o.Logger},
 		IDMap: idmap, Args: args, Env: env.List(), Dir: wd, Seccomp: prog,
 		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr,
 	})
@@ -230,10 +230,11 @@ func imageMounts(dir string) ([]rootfs.Mount, error) {
 	return mounts, nil
 }
 
-// runHooks runs the builtin hooks (but nvidia, whose tool must run inside the
-// container's namespaces) and the site hook directories in enroot's order, on the
-// container's own rootfs, and returns the mounts and links they ask for.
-func runHooks(dir string, env *environ.Env, o RunOptions) ([]rootfs.Mount, []rootfs.Link, error) {
+// runHooks runs the builtin hooks and the site hook directories in enroot's order, on
+// the container's own rootfs, and returns the mounts and links they ask for, and the
+// commands the container init must run in the namespaces before pivot_root (the
+// nvidia hook's nvidia-container-cli, which cannot run from the host unprivileged).
+func runHooks(dir string, env *environ.Env, o RunOptions) ([]rootfs.Mount, []rootfs.Link, []rootfs.Command, error) {
 	var list []hooks.Hook
 	for _, h := range hooks.Builtin() {
 		if h.Name() != "nvidia" {
@@ -243,20 +244,28 @@ func runHooks(dir string, env *environ.Env, o RunOptions) ([]rootfs.Mount, []roo
 	for _, d := range o.ConfDirs {
 		site, err := hooks.Site(filepath.Join(d, "hooks.d"))
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		list = append(list, site...)
 	}
 	ctx := &hooks.Context{Rootfs: dir, UID: os.Getuid(), GID: os.Getgid(), RemapRoot: o.RemapRoot, Home: os.Getenv("HOME"),
-		Env: env, Config: o.HookConfig, Logger: o.Logger, Output: o.Stderr}
+		Env: env, HostEnv: os.Environ(), Config: o.HookConfig, Logger: o.Logger, Output: o.Stderr}
 	if err := hooks.RunAll(ctx, list); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	var cmds []rootfs.Command
+	nv, err := hooks.NvidiaCommand(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if nv != nil {
+		cmds = append(cmds, rootfs.Command{Path: nv.Path, Args: nv.Args, Env: nv.Env})
 	}
 	links := make([]rootfs.Link, len(ctx.Links))
 	for i, l := range ctx.Links {
 		links[i] = rootfs.Link{Path: l.Path, Target: l.Target}
 	}
-	return ctx.Mounts, links, nil
+	return ctx.Mounts, links, cmds, nil
 }
 
 // Environment computes the command's environment as enroot does: the image's

@@ -110,20 +110,49 @@ func (ctx *Context) nvidiaRequires() []string {
 // /dev/nvidia-caps-imex-channels (optional). When the CLI is not installed
 // the hook is skipped with a debug message (enroot fails instead).
 func nvidia(ctx *Context) error {
+	cmd, err := NvidiaCommand(ctx)
+	if err != nil || cmd == nil {
+		return err
+	}
+	c := exec.Command(cmd.Path, cmd.Args...)
+	c.Env = cmd.Env
+	c.Stdout, c.Stderr = ctx.output(), ctx.output()
+	if err := c.Run(); err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return &ExitError{Hook: "nvidia-container-cli", Code: ee.ExitCode()}
+		}
+		return fmt.Errorf("nvidia-container-cli: %w", err)
+	}
+	return nil
+}
+
+// Command is a program a hook needs run; the nvidia one must run inside the
+// container's user and mount namespaces, before pivot_root (see rootfs.Config.Commands).
+type Command struct {
+	Path string
+	Args []string
+	Env  []string
+}
+
+// NvidiaCommand returns the nvidia-container-cli invocation 98-nvidia.sh would make,
+// and adds the GPU device mounts that go with it to ctx.Mounts; nil when the hook is
+// off, no GPU is asked for (NVIDIA_VISIBLE_DEVICES unset, empty or void) or the tool is
+// not installed.
+func NvidiaCommand(ctx *Context) (*Command, error) {
 	if !ctx.Enabled("nvidia") {
-		return nil
+		return nil, nil
 	}
 	if v, _ := ctx.lookup("NVIDIA_VISIBLE_DEVICES"); v == "" || v == "void" {
-		return nil
+		return nil, nil
 	}
 	cli, err := lookPath("nvidia-container-cli", ctx)
 	if err != nil {
 		ctx.logger().Debug("nvidia: nvidia-container-cli not installed, skipping")
-		return nil
+		return nil, nil
 	}
 	args, err := NvidiaArgs(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if data, err := os.ReadFile(procModules); err == nil && !strings.Contains(string(data), "nvidia_uvm") {
 		ctx.logger().Warn("Kernel module nvidia_uvm is not loaded. Make sure the NVIDIA device driver is installed and loaded.")
@@ -136,16 +165,7 @@ func nvidia(ctx *Context) error {
 				Flags: unix.MS_BIND | unix.MS_REC | unix.MS_NOSUID | unix.MS_NOEXEC, Create: rootfs.CreateDir, Optional: true},
 		)
 	}
-	cmd := exec.Command(cli, args...)
-	cmd.Env = ctx.execEnv()
-	cmd.Stdout, cmd.Stderr = ctx.output(), ctx.output()
-	if err := cmd.Run(); err != nil {
-		if ee, ok := err.(*exec.ExitError); ok {
-			return &ExitError{Hook: "nvidia-container-cli", Code: ee.ExitCode()}
-		}
-		return fmt.Errorf("nvidia-container-cli: %w", err)
-	}
-	return nil
+	return &Command{Path: cli, Args: args, Env: ctx.execEnv()}, nil
 }
 
 // lookPathIn finds name in the PATH of ctx.HostEnv (else the runtime's),

@@ -28,6 +28,11 @@ type Config struct {
 	// links of a restricted /dev, which live on a tmpfs only the container has).
 	// An existing entry at Path is left alone.
 	Links []Link `json:"links,omitempty"`
+	// Commands run after the mounts and links, inside the container's namespaces but
+	// before pivot_root, with the rootfs at its host path: tools that set a rootfs up
+	// from outside, as nvidia-container-cli does in enroot's 98-nvidia hook. Output goes
+	// to the init's stderr; a failure stops the start.
+	Commands []Command `json:"commands,omitempty"`
 	// Unshare lists the optional namespaces the container was created with.
 	// A PID namespace gets a fresh procfs instead of a bind of the host's,
 	// a network namespace a fresh read-only sysfs and a running lo.
@@ -135,4 +140,11 @@ func (c *Config) logger() *slog.Logger {
 type Link struct {
 	Path   string `json:"path"`
 	Target string `json:"target"`
+}
+
+// Command is a program Setup runs before pivot_root.
+type Command struct {
+	Path string   `json:"path"`
+	Args []string `json:"args"`
+	Env  []string `json:"env"`
 }

@@ -1,7 +1,11 @@
 package rootfs
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 
@@ -70,6 +74,11 @@ func Setup(c Config) error {
 			return err
 		}
 	}
+	for _, cmd := range c.Commands {
+		if err := runCommand(cmd); err != nil {
+			return err
+		}
+	}
 	if c.Hostname != "" {
 		if err := unix.Sethostname([]byte(c.Hostname)); err != nil {
 			return fmt.Errorf("sethostname %q: %w", c.Hostname, err)
@@ -100,6 +109,20 @@ func readOnlyRoot() error {
 	defer unix.Close(fd)
 	if err := remount(fd, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, false); err != nil {
 		return fmt.Errorf("/: %w", err)
+	}
+	return nil
+}
+
+// runCommand runs a setup tool to completion, its output on the init's stderr.
+func runCommand(c Command) error {
+	cmd := exec.Command(c.Path, c.Args...)
+	cmd.Env, cmd.Stdout, cmd.Stderr = c.Env, os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return fmt.Errorf("%s exited with return code %d", filepath.Base(c.Path), ee.ExitCode())
+		}
+		return fmt.Errorf("%s: %w", filepath.Base(c.Path), err)
 	}
 	return nil
 }
