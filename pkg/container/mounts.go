@@ -23,13 +23,8 @@ func Mounts(specs []mountspec.Mount) []rootfs.Mount {
 		}
 		out = append(out, rootfs.Mount{
 			Source: m.Source, Target: m.Target, FSType: fstype, Flags: flags, Data: m.Data,
-			Create: createOf[m.Create], Optional: m.NoFail,
+			Create: m.Create, Optional: m.NoFail,
 		})
 	}
 	return out
-}
-
-var createOf = map[mountspec.Create]rootfs.Create{
-	mountspec.CreateNone: rootfs.CreateNone, mountspec.CreateDir: rootfs.CreateDir,
-	mountspec.CreateFile: rootfs.CreateFile, mountspec.CreateAuto: rootfs.CreateAuto,
 }

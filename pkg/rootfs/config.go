@@ -6,6 +6,7 @@ import (
 	"path"
 	"path/filepath"
 
+	"github.com/gpyxis/gpyxis/pkg/mountspec"
 	"github.com/gpyxis/gpyxis/pkg/namespaces"
 )
 
@@ -78,36 +79,23 @@ type Mount struct {
 	Optional bool `json:"optional,omitempty"`
 }
 
-// Create is the x-create policy of a mount target.
-type Create int
+// Create is the x-create policy of a mount target: the same values as the mount
+// specifications pkg/mountspec parses, so they pass through unchanged.
+type Create = mountspec.Create
 
 // Create policies.
 const (
 	// CreateNone requires the target to exist.
-	CreateNone Create = iota
+	CreateNone = mountspec.CreateNone
 	// CreateDir creates a missing target and its parents as directories.
-	CreateDir
+	CreateDir = mountspec.CreateDir
 	// CreateFile creates a missing target as an empty file, and its parents
 	// as directories.
-	CreateFile
+	CreateFile = mountspec.CreateFile
 	// CreateAuto creates a file if the source is a non-directory bind
 	// source, a directory otherwise.
-	CreateAuto
+	CreateAuto = mountspec.CreateAuto
 )
-
-func (c Create) String() string {
-	switch c {
-	case CreateNone:
-		return "none"
-	case CreateDir:
-		return "dir"
-	case CreateFile:
-		return "file"
-	case CreateAuto:
-		return "auto"
-	}
-	return fmt.Sprintf("Create(%d)", int(c))
-}
 
 // validate checks what can be checked without touching the filesystem.
 func (c *Config) validate() error {
