@@ -4,9 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 need_root
 
-for f in "$GPX_RUN"/registry-*.pid; do
-	[ -e "$f" ] && stop_pidfile "$f" docker-registry
-done
+stop_pidfiles docker-registry "$GPX_RUN"/registry-*.pid
 stop_pidfile "$GPX_RUN/tokenserver.pid" tokenserver
 rm -f "$GPX_RUN/ready"
 if [ "${PURGE:-0}" = 1 ]; then

@@ -91,6 +91,33 @@ stop_pidfile() {
 	rm -f "$f"
 }
 
+# stop_pidfiles COMM PIDFILE...: stop_pidfile for several processes at once. An exited process
+# counts as stopped while still a zombie: PID 1 of some VMs reaps orphans only every second or two.
+stop_pidfiles() {
+	local comm=$1 f pid pids=() left i s
+	shift
+	for f in "$@"; do
+		if pid_alive "$f" "$comm"; then
+			pid=$(cat "$f")
+			pids+=("$pid")
+			log "stopping $comm (pid $pid)"
+			kill -TERM "$pid" 2>/dev/null || true
+		fi
+	done
+	for i in $(seq 100); do
+		left=()
+		for pid in "${pids[@]}"; do
+			s=$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' "/proc/$pid/status" 2>/dev/null || true)
+			case $s in "" | Z | X) ;; *) left+=("$pid") ;; esac
+		done
+		pids=("${left[@]}")
+		[ ${#pids[@]} -eq 0 ] && break
+		sleep 0.1
+	done
+	for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+	rm -f "$@"
+}
+
 # wait_for SECONDS CMD...: polls CMD (a function or command, evaluated each time) until it succeeds.
 wait_for() {
 	local deadline=$((SECONDS + $1))
