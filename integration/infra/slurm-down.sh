@@ -22,6 +22,7 @@ stop_slurm_daemons() {
 }
 
 shopt -s nullglob
+rm -f "$GPX_STATE/slurm.json" # the tests must not think Slurm is up
 stop_slurm_daemons
 stop_pidfiles socat "$GPX_RUN"/relay-*.pid
 rm -f "$GPX_RUN"/relay-*.sock

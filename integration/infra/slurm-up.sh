@@ -35,7 +35,7 @@ NODE2=$NODE1-n2
 if [ "$NODES" = 2 ]; then ADDR1=$HOST_ADDR; else ADDR1=127.0.0.1; fi
 
 install_packages() {
-	local p=(slurm-wlm slurmctld slurmd slurm-client munge libslurm-dev)
+	local p=(slurm-wlm slurmctld slurmd slurm-client munge libslurm-dev jq)
 	[ "$NODES" = 2 ] && p+=(socat iproute2)
 	apt_install "${p[@]}"
 	# On a systemd host the packaged units would start their own daemons with this
@@ -266,6 +266,15 @@ check_jobs() {
 	fi
 }
 
+# write_slurm_json tells the Go tests (integration/harness) what is up.
+write_slurm_json() {
+	local nodes=("$NODE1")
+	[ "$NODES" = 2 ] && nodes+=("$NODE2")
+	jq -n --arg user "$TEST_USER" --arg conf "$SLURM_CONF" '{nodes: $ARGS.positional, partition: "debug", test_user: $user, conf: $conf}' \
+		--args "${nodes[@]}" >"$GPX_STATE/slurm.json.tmp"
+	chmod 0644 "$GPX_STATE/slurm.json.tmp" && mv "$GPX_STATE/slurm.json.tmp" "$GPX_STATE/slurm.json"
+}
+
 main() {
 	local start=$SECONDS changed=no
 	mkdir -p "$GPX_RUN" "$GPX_LOG" "$GPX_STATE"
@@ -288,6 +297,7 @@ main() {
 	wait_for 60 nodes_ready ||
 		die "nodes not idle after 60 s: $(sinfo -h -N -o '%N %T %E' 2>&1 | tr '\n' ';') see $SLURM_LOG/slurmctld.log and $SLURM_LOG/slurmd-*.log"
 	check_jobs
+	write_slurm_json
 	log "Slurm up in $((SECONDS - start)) s: $NODES node(s) ($NODE1$([ "$NODES" = 2 ] && echo ", $NODE2")), partition debug; logs in $SLURM_LOG"
 }
 
