@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gpyxis/gpyxis/internal/xattr"
 )
 
 // Manifest describes the trees at paths (absolute, as seen inside root) one entry per
@@ -143,28 +145,13 @@ func fileSHA256(p string) (string, error) {
 // userXattrs lists the user.* extended attributes of p (not following symlinks) as
 // xattr.NAME=VALUE, sorted; other namespaces depend on the host and are left out.
 func userXattrs(p string) ([]string, error) {
-	size, err := unix.Llistxattr(p, nil)
+	m, err := xattr.List(p, "user.")
 	if err != nil {
-		if errors.Is(err, unix.ENOTSUP) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("listxattr %s: %w", p, err)
-	}
-	buf := make([]byte, size)
-	if size, err = unix.Llistxattr(p, buf); err != nil {
-		return nil, fmt.Errorf("listxattr %s: %w", p, err)
+		return nil, err
 	}
 	var out []string
-	for _, name := range strings.Split(string(buf[:size]), "\x00") {
-		if !strings.HasPrefix(name, "user.") {
-			continue
-		}
-		val := make([]byte, 4096)
-		n, err := unix.Lgetxattr(p, name, val)
-		if err != nil {
-			return nil, fmt.Errorf("getxattr %s %s: %w", p, name, err)
-		}
-		out = append(out, "xattr."+Escape(name)+"="+Escape(string(val[:n])))
+	for name, val := range m {
+		out = append(out, "xattr."+Escape(name)+"="+Escape(string(val)))
 	}
 	sort.Strings(out)
 	return out, nil

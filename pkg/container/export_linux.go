@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gpyxis/gpyxis/internal/xattr"
 	"github.com/gpyxis/gpyxis/pkg/importer"
 	"github.com/gpyxis/gpyxis/pkg/squashfs"
 )
@@ -68,7 +69,7 @@ func addTree(w *squashfs.Writer, root string) error {
 			}
 			first[key] = rel
 			e.Type, e.Size = squashfs.Reg, st.Size
-			e.Xattrs = userXattrs(p)
+			e.Xattrs, _ = xattr.List(p, "user.") // unreadable attributes are not exported
 			f, err := os.Open(p)
 			if err != nil {
 				return fmt.Errorf("export %s: %w", rel, err)
@@ -86,27 +87,4 @@ func isEmpty(p string, st unix.Stat_t) bool {
 	}
 	entries, err := os.ReadDir(p)
 	return err == nil && len(entries) == 0 || errors.Is(err, fs.ErrPermission)
-}
-
-// userXattrs returns the user.* extended attributes of p.
-func userXattrs(p string) map[string][]byte {
-	size, err := unix.Llistxattr(p, nil)
-	if err != nil || size == 0 {
-		return nil
-	}
-	buf := make([]byte, size)
-	if size, err = unix.Llistxattr(p, buf); err != nil {
-		return nil
-	}
-	out := map[string][]byte{}
-	for _, name := range strings.Split(string(buf[:size]), "\x00") {
-		if !strings.HasPrefix(name, "user.") {
-			continue
-		}
-		v := make([]byte, 64<<10)
-		if n, err := unix.Lgetxattr(p, name, v); err == nil {
-			out[name] = v[:n]
-		}
-	}
-	return out
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/gpyxis/gpyxis/internal/xattr"
 	"io"
 	"io/fs"
 	"os"
@@ -180,22 +181,12 @@ func scanTree(t testing.TB, dir string) map[string]*srcInfo {
 }
 
 func lxattrs(t testing.TB, p string) map[string][]byte {
-	buf := make([]byte, 64<<10)
-	n, err := unix.Llistxattr(p, buf)
-	if err != nil || n == 0 {
-		return nil
+	m, err := xattr.List(p, "")
+	if err != nil {
+		t.Fatalf("%v", err)
 	}
-	m := map[string][]byte{}
-	for name := range strings.SplitSeq(string(buf[:n]), "\x00") {
-		if name == "" {
-			continue
-		}
-		v := make([]byte, 64<<10)
-		vn, err := unix.Lgetxattr(p, name, v)
-		if err != nil {
-			t.Fatalf("getxattr %s %s: %v", p, name, err)
-		}
-		m[name] = v[:vn]
+	if len(m) == 0 {
+		return nil
 	}
 	return m
 }
