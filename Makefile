@@ -14,13 +14,31 @@ TEST_USER ?= tester
 ROOT    := $(shell id -u)
 
 BIN := bin/gpyxis-runtime
+PLUGIN := bin/spank_gpyxis.so
+LIBDIR ?= $(PREFIX)/lib
+SPANK_H ?= /usr/include/slurm/spank.h
+CC ?= cc
+# The plugin is built where Slurm's headers are (Debian: libslurm-dev), as Slurm >= 21.08
+# refuses plugins built against another spank.h.
+PLUGIN_TARGET := $(if $(wildcard $(SPANK_H)),$(PLUGIN))
 SCRIPTS := $(wildcard integration/infra/*.sh .ci/run)
 
-.PHONY: all build test test-unit test-integration test-rootless infra bench up install uninstall lint clean help
+.PHONY: all build plugin test test-unit test-integration test-rootless infra bench up install uninstall lint clean help
 
 all: build
 
-build: $(BIN) ## build bin/gpyxis-runtime
+build: $(BIN) $(PLUGIN_TARGET) ## build bin/gpyxis-runtime (and bin/spank_gpyxis.so where spank.h is installed)
+ifeq ($(PLUGIN_TARGET),)
+	@echo "note: $(SPANK_H) not found (Debian: apt-get install libslurm-dev): the Slurm plugin was not built"
+endif
+
+plugin: $(PLUGIN) ## build the Slurm SPANK plugin bin/spank_gpyxis.so
+
+$(PLUGIN): shim/spank.c shim/nsjoin.c shim/nsjoin.h shim/spank.lds
+	@mkdir -p bin
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -fPIC -shared \
+		-DGPYXIS_RUNTIME='"$(BINDIR)/gpyxis-runtime"' -Wl,--version-script=shim/spank.lds \
+		-o $@ shim/spank.c shim/nsjoin.c
 
 $(BIN): FORCE
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/gpyxis-runtime
@@ -79,11 +97,17 @@ up: build ## the main job from scratch: registries, test images, then import one
 	$(BIN) import --force --insecure -o bin/debian+bookworm.sqsh docker://127.0.0.1:5000#debian:bookworm
 	unsquashfs -s bin/debian+bookworm.sqsh | head -n 3
 
-install: build ## install into $(DESTDIR)$(PREFIX)
+install: build ## install into $(DESTDIR)$(PREFIX), with the plugin and its plugstack line
 	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/gpyxis-runtime
+ifneq ($(PLUGIN_TARGET),)
+	install -D -m 0755 $(PLUGIN) $(DESTDIR)$(LIBDIR)/slurm/spank_gpyxis.so
+	install -d $(DESTDIR)$(PREFIX)/share/gpyxis
+	echo 'required $(LIBDIR)/slurm/spank_gpyxis.so' > $(DESTDIR)$(PREFIX)/share/gpyxis/gpyxis.conf
+	@echo "enable the plugin: ln -s $(PREFIX)/share/gpyxis/gpyxis.conf /etc/slurm/plugstack.conf.d/gpyxis.conf"
+endif
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/gpyxis-runtime
+	rm -f $(DESTDIR)$(BINDIR)/gpyxis-runtime $(DESTDIR)$(LIBDIR)/slurm/spank_gpyxis.so $(DESTDIR)$(PREFIX)/share/gpyxis/gpyxis.conf
 
 lint: ## gofmt, go vet, bash -n (and shellcheck when installed)
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -40,6 +40,7 @@ type RunOptions struct {
 	Workdir      string   // working directory; default the image's WORKDIR
 	DataDir      string   // where the temporary rootfs goes; required
 	Mounts       []rootfs.Mount
+	Unshare      namespaces.Unshare // namespaces not shared with the host (net, ipc, uts)
 	Stdin        io.Reader
 	Stdout       io.Writer
 	Stderr       io.Writer
@@ -132,38 +133,12 @@ func unpackImage(ctx context.Context, p *registry.Puller, img *registry.Image, d
 // config (entrypoint, command, workdir), and waits for it. The rootfs is the
 // container's own, so missing mount points may be created in it.
 func launch(ctx context.Context, dir string, cfg imgspec.ImageConfig, o RunOptions) (int, error) {
-	idmap := namespaces.IDMap(namespaces.Identity{})
-	if o.RemapRoot {
-		idmap = namespaces.RemapRoot{}
-	}
-	env, err := environment(dir, o.Env, o.RemapRoot, o.ConfDirs...)
+	p, err := prepare(dir, cfg, o)
 	if err != nil {
 		return 0, err
-	}
-	site, err := siteMounts(dir, o.ConfDirs)
-	if err != nil {
-		return 0, err
-	}
-	hookMounts, links, cmds, err := runHooks(dir, env, o)
-	if err != nil {
-		return 0, err
-	}
-	volumes, err := imageMounts(dir)
-	if err != nil {
-		return 0, err
-	}
-	args, wd := Command(dir, cfg.Entrypoint, cfg.Cmd, cfg.WorkingDir, o)
-	prog, err := filter.BPF(filter.Options{})
-	if err != nil {
-		o.Logger.Warn("running without the seccomp filter: chown and setuid will fail inside", "err", err)
 	}
 	proc, err := rootfs.Start(ctx, rootfs.StartConfig{
-		Rootfs: rootfs.Config{Rootfs: dir, Writable: o.Writable, CreateMountpoints: true,
-			// enroot's order: mounts.d pass -1, hooks' mounts, the image's VOLUMEs,
-			// mounts.d pass 0, then the user's.
-			Mounts: concat(Mounts(mountspec.FilterPass(site, mountspec.PassSystem)), hookMounts, volumes,
-				Mounts(mountspec.FilterPass(site, mountspec.PassDefault)), o.Mounts), Links: links, Commands: cmds, Logger: o.Logger},
-		IDMap: idmap, Args: args, Env: env.List(), Dir: wd, Seccomp: prog,
+		Rootfs: p.rootfs, IDMap: p.idmap, Args: p.args, Env: p.env, Dir: p.dir, Seccomp: p.seccomp,
 		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr,
 	})
 	if o.started != nil {
@@ -178,6 +153,56 @@ func launch(ctx context.Context, dir string, cfg imgspec.ImageConfig, o RunOptio
 		return 0, fmt.Errorf("wait: %w", err)
 	}
 	return proc.ExitCode(), nil
+}
+
+// prepared is a container ready to start: its mounts, identity, command and
+// environment, computed on the host.
+type prepared struct {
+	rootfs  rootfs.Config
+	idmap   namespaces.IDMap
+	args    []string
+	env     []string
+	dir     string
+	seccomp []byte
+}
+
+// prepare runs the hooks and computes what starting the container whose rootfs
+// is dir takes: enroot's mount order, the environment, the command and its
+// working directory (/etc/rc semantics), and the seccomp filter.
+func prepare(dir string, cfg imgspec.ImageConfig, o RunOptions) (*prepared, error) {
+	idmap := namespaces.IDMap(namespaces.Identity{})
+	if o.RemapRoot {
+		idmap = namespaces.RemapRoot{}
+	}
+	env, err := environment(dir, o.Env, o.RemapRoot, o.ConfDirs...)
+	if err != nil {
+		return nil, err
+	}
+	site, err := siteMounts(dir, o.ConfDirs)
+	if err != nil {
+		return nil, err
+	}
+	hookMounts, links, cmds, err := runHooks(dir, env, o)
+	if err != nil {
+		return nil, err
+	}
+	volumes, err := imageMounts(dir)
+	if err != nil {
+		return nil, err
+	}
+	args, wd := Command(dir, cfg.Entrypoint, cfg.Cmd, cfg.WorkingDir, o)
+	prog, err := filter.BPF(filter.Options{})
+	if err != nil {
+		o.Logger.Warn("running without the seccomp filter: chown and setuid will fail inside", "err", err)
+	}
+	return &prepared{
+		rootfs: rootfs.Config{Rootfs: dir, Writable: o.Writable, CreateMountpoints: true, Unshare: o.Unshare,
+			// enroot's order: mounts.d pass -1, hooks' mounts, the image's VOLUMEs,
+			// mounts.d pass 0, then the user's.
+			Mounts: concat(Mounts(mountspec.FilterPass(site, mountspec.PassSystem)), hookMounts, volumes,
+				Mounts(mountspec.FilterPass(site, mountspec.PassDefault)), o.Mounts), Links: links, Commands: cmds, Logger: o.Logger},
+		idmap: idmap, args: args, env: env.List(), dir: wd, seccomp: prog,
+	}, nil
 }
 
 // siteMounts reads the mounts.d/*.fstab files of the configuration directories, with
@@ -319,6 +344,9 @@ func Command(dir string, entrypoint, cmd []string, workdir string, o RunOptions)
 	wd := o.Workdir
 	if wd == "" {
 		wd = workdir
+	}
+	if wd == "" {
+		wd = rcWorkdir(dir)
 	}
 	if wd == "" {
 		wd = "/"

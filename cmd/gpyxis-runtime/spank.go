@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gpyxis/gpyxis/pkg/importer"
+	"github.com/gpyxis/gpyxis/pkg/registry"
+	"github.com/gpyxis/gpyxis/pkg/spank"
+	"github.com/gpyxis/gpyxis/pkg/squashfs"
+)
+
+const spankAbout = `The entry point of gpyxis' Slurm SPANK plugin (spank_gpyxis.so), not meant to be run
+by hand: the plugin runs 'gpyxis-runtime spank OP' with the job context on fd 3 and
+applies the reply (pkg/spank/protocol.go). OP: init, check, setup, join, exit, epilog.`
+
+// spankFD is the plugin's socket.
+const spankFD = 3
+
+func runSpank(stdout io.Writer, args []string) error {
+	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprintln(stdout, "usage: gpyxis-runtime spank OP\n\n"+spankAbout)
+		if len(args) == 1 && (args[0] == "-h" || args[0] == "--help") {
+			return nil
+		}
+		return errUsage
+	}
+	conn := os.NewFile(spankFD, "spank")
+	var st unix.Stat_t
+	if conn == nil || unix.Fstat(spankFD, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		return errors.New("spank: fd 3 is not the plugin's socket (this command is run by spank_gpyxis.so)")
+	}
+	req, err := spank.ReadRequest(conn)
+	if err != nil {
+		return fmt.Errorf("spank: %w", err)
+	}
+	if string(req.Op) != args[0] {
+		return fmt.Errorf("spank: operation %q on the command line, %q in the request", args[0], req.Op)
+	}
+	rep := &spank.Reply{}
+	herr := handleSpank(req, rep)
+	// conn must stay referenced until here: its finalizer would close fd 3,
+	// and a file opened meanwhile would get the number.
+	err = unix.Sendmsg(int(conn.Fd()), rep.Bytes(), unix.UnixRights(rep.Fds...), nil, 0)
+	runtime.KeepAlive(conn)
+	if len(rep.Bytes()) == 0 && len(rep.Fds) == 0 {
+		err = nil // nothing to send: the plugin sees EOF
+	}
+	if err != nil {
+		return fmt.Errorf("spank: send reply: %w", err)
+	}
+	if herr != nil {
+		// Already in the reply; the exit status says it failed.
+		fmt.Fprintf(os.Stderr, "gpyxis-runtime: spank %s: %v\n", req.Op, herr)
+		return exitCode(1)
+	}
+	return nil
+}
+
+// handleSpank loads the configuration as the job's environment sets it and
+// runs the operation.
+func handleSpank(req *spank.Request, rep *spank.Reply) error {
+	if req.Op == spank.OpJoin || req.Op == spank.OpExit || req.Op == spank.OpEpilog {
+		// Configuration (ENROOT_*, GPYXIS_*, HOME, XDG_*) comes from the job,
+		// as under pyxis; the task-specific variables stay out.
+		os.Clearenv()
+		for _, kv := range spank.RuntimeEnv(req, runtimePath()) {
+			k, v, _ := strings.Cut(kv, "=")
+			os.Setenv(k, v)
+		}
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	d := spank.Deps{Logger: log, Log: os.Stderr}
+	if req.Op == spank.OpJoin || req.Op == spank.OpExit || req.Op == spank.OpEpilog {
+		cfg, err := siteConfig()
+		if err != nil {
+			rep.Error(err.Error())
+			return err
+		}
+		d.Config = cfg
+		if d.HookConfig, d.ConfDirs, err = hookSettings(); err != nil {
+			rep.Error(err.Error())
+			return err
+		}
+		if req.Op == spank.OpExit {
+			opts, err := configuredSquashOptions()
+			if err == nil {
+				d.Squash, _, err = importer.ParseSquashOptions(opts, squashfs.Options{})
+			}
+			if err != nil {
+				rep.Error(err.Error())
+				return err
+			}
+		}
+		d.NewPuller = func() (*registry.Puller, error) {
+			var pf pullFlags
+			opts, err := pf.options(log)
+			if err != nil {
+				return nil, err
+			}
+			return registry.NewPuller(opts...)
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGTERM, unix.SIGINT)
+	defer stop()
+	return spank.Handle(ctx, req, rep, d)
+}
+
+// runtimePath is the PATH the plugin gave the runtime (slurmstepd's).
+func runtimePath() string {
+	if p := os.Getenv("PATH"); p != "" {
+		return p
+	}
+	return "/usr/local/bin:/usr/bin:/bin"
+}

@@ -1,0 +1,171 @@
+package spank
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// The shim and the runtime exchange records over one stream socket, the
+// runtime's fd 3. A record is KEY=VALUE terminated by a NUL byte; values may
+// hold any byte but NUL (environment values can hold newlines; NUL cannot
+// occur in them).
+//
+//	shim (C)                               gpyxis-runtime spank OP
+//	  ── op=, ctx.*=, arg=, opt=, env= ──▶    reads to EOF (the shim's SHUT_WR)
+//	  ◀── replies, namespace fds ─────────    one sendmsg, SCM_RIGHTS on its
+//	                                          first byte; then exit 0 or 1
+//
+// Request keys:
+//
+//	op=check|setup|join|exit|epilog|init
+//	ctx.NAME=VALUE   job context from spank_get_item (uid, gid, gids, jobid,
+//	                 stepid, nodeid, nnodes, local_tasks, total_tasks,
+//	                 task_id, task_global_id, argv0, context)
+//	arg=WORD         one plugstack.conf argument, in order
+//	opt=NAME=VALUE   one option callback (NAME without dashes), in order
+//	env=NAME=VALUE   one variable of the job (or task) environment
+//
+// Reply keys, applied by the shim in this order of kinds:
+//
+//	error=MSG, warning=MSG, info=MSG, verbose=MSG, log=MSG
+//	                 messages (slurm_error for error and warning,
+//	                 slurm_info, slurm_verbose, slurm_spank_log)
+//	enabled=0|1      whether the step uses a container (setup)
+//	fds=N            N namespace fds were passed, to give gpx_join in order
+//	chdir=PATH       working directory after the join
+//	seccomp=HEX      a BPF program (struct sock_filter array) to load
+//	setenv=NAME=VALUE, unsetenv=NAME
+//	                 changes to the task's environment
+//
+// The runtime exits 0 if and only if the operation succeeded; on failure the
+// shim prints the error records, then the runtime's log (its stdout and
+// stderr) line by line.
+
+// Op is a SPANK operation the shim asks for.
+type Op string
+
+// The operations, by the SPANK callback that asks for them.
+const (
+	OpInit   Op = "init"   // slurm_spank_init in slurmd, as root: check plugstack arguments
+	OpCheck  Op = "check"  // init_post_opt in srun, sbatch, salloc: validate options
+	OpSetup  Op = "setup"  // init_post_opt in slurmstepd, as root: enabled?, runtime directory
+	OpJoin   Op = "join"   // task_init, as the user: create once, then join
+	OpExit   Op = "exit"   // after the last task_exit, as the user: save, stop, remove
+	OpEpilog Op = "epilog" // job epilog, as the user: container_scope=job cleanup
+)
+
+// Request is what the shim sends.
+type Request struct {
+	Op      Op
+	Context map[string]string
+	Args    []string // plugstack arguments
+	Options []Opt
+	Env     []string // NAME=VALUE
+}
+
+// ReadRequest parses the records the shim wrote, up to EOF.
+func ReadRequest(r io.Reader) (*Request, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read request: %w", err)
+	}
+	req := &Request{Context: map[string]string{}}
+	if len(data) > 0 && data[len(data)-1] != 0 {
+		return nil, errors.New("read request: last record is not NUL-terminated")
+	}
+	for _, rec := range strings.Split(string(bytes.TrimSuffix(data, []byte{0})), "\x00") {
+		key, val, ok := strings.Cut(rec, "=")
+		if !ok {
+			return nil, fmt.Errorf("read request: record without '=': %q", rec)
+		}
+		switch {
+		case key == "op":
+			req.Op = Op(val)
+		case strings.HasPrefix(key, "ctx."):
+			req.Context[key[len("ctx."):]] = val
+		case key == "arg":
+			req.Args = append(req.Args, val)
+		case key == "opt":
+			name, v, _ := strings.Cut(val, "=")
+			req.Options = append(req.Options, Opt{Name: name, Value: v})
+		case key == "env":
+			req.Env = append(req.Env, val)
+		default:
+			return nil, fmt.Errorf("read request: unknown key %q", key)
+		}
+	}
+	if req.Op == "" {
+		return nil, errors.New("read request: no op")
+	}
+	return req, nil
+}
+
+// Int returns context item name as an integer, or an error naming it.
+func (r *Request) Int(name string) (int64, error) {
+	v, ok := r.Context[name]
+	if !ok {
+		return 0, fmt.Errorf("job context: no %s", name)
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("job context: %s=%q: %w", name, v, err)
+	}
+	return n, nil
+}
+
+// Getenv looks a variable up in the request's environment.
+func (r *Request) Getenv(name string) (string, bool) {
+	for i := len(r.Env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(r.Env[i], "="); ok && k == name {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// Reply collects the records and fds sent back to the shim.
+type Reply struct {
+	buf bytes.Buffer
+	// Fds are namespace fds, in join order, sent with SCM_RIGHTS.
+	Fds []int
+}
+
+func (r *Reply) add(key, val string) {
+	// A NUL would split the record: the shim would read garbage keys.
+	r.buf.WriteString(key + "=" + strings.ReplaceAll(val, "\x00", "") + "\x00")
+}
+
+// Error, Warning, Info, Verbose and Log add messages for the user.
+func (r *Reply) Error(msg string)   { r.add("error", msg) }
+func (r *Reply) Warning(msg string) { r.add("warning", msg) }
+func (r *Reply) Info(msg string)    { r.add("info", msg) }
+func (r *Reply) Verbose(msg string) { r.add("verbose", msg) }
+func (r *Reply) Log(msg string)     { r.add("log", msg) }
+
+// Enabled says whether the step runs in a container.
+func (r *Reply) Enabled(on bool) {
+	r.add("enabled", map[bool]string{true: "1", false: "0"}[on])
+}
+
+// Chdir sets the task's working directory after the join.
+func (r *Reply) Chdir(dir string) { r.add("chdir", dir) }
+
+// Seccomp asks the shim to load a BPF program.
+func (r *Reply) Seccomp(prog []byte) { r.add("seccomp", hex.EncodeToString(prog)) }
+
+// Setenv and Unsetenv change the task's environment.
+func (r *Reply) Setenv(kv string)     { r.add("setenv", kv) }
+func (r *Reply) Unsetenv(name string) { r.add("unsetenv", name) }
+
+// Bytes returns the records, with fds=N first when fds are passed.
+func (r *Reply) Bytes() []byte {
+	if len(r.Fds) == 0 {
+		return r.buf.Bytes()
+	}
+	return append([]byte("fds="+strconv.Itoa(len(r.Fds))+"\x00"), r.buf.Bytes()...)
+}

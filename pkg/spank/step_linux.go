@@ -1,0 +1,701 @@
+package spank
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gpyxis/gpyxis/pkg/config"
+	"github.com/gpyxis/gpyxis/pkg/container"
+	"github.com/gpyxis/gpyxis/pkg/filter"
+	"github.com/gpyxis/gpyxis/pkg/importer"
+	"github.com/gpyxis/gpyxis/pkg/mountspec"
+	"github.com/gpyxis/gpyxis/pkg/namespaces"
+	"github.com/gpyxis/gpyxis/pkg/registry"
+	"github.com/gpyxis/gpyxis/pkg/rootfs"
+	"github.com/gpyxis/gpyxis/pkg/squashfs"
+)
+
+// Deps is what the operations need from the command: configuration loaded
+// from the job's environment, and a way to reach registries.
+type Deps struct {
+	Config     *config.Config
+	HookConfig map[string]string // hook switches, as for `start`
+	ConfDirs   []string          // environ.d, mounts.d, hooks.d directories
+	Squash     squashfs.Options  // for --container-save
+	NewPuller  func() (*registry.Puller, error)
+	Logger     *slog.Logger // the runtime's log, replayed to the user on failure
+	Log        io.Writer    // the same log as a writer, for the container's init
+}
+
+// Handle runs one operation and fills rep. A returned error has already been
+// added to rep as an error record.
+func Handle(ctx context.Context, req *Request, rep *Reply, d Deps) error {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Log == nil {
+		d.Log = io.Discard
+	}
+	var err error
+	switch req.Op {
+	case OpInit:
+		err = opInit(req)
+	case OpCheck:
+		err = opCheck(req, rep)
+	case OpSetup:
+		err = opSetup(req, rep)
+	case OpJoin:
+		err = opJoin(ctx, req, rep, d)
+	case OpExit:
+		err = opExit(req, rep, d)
+	case OpEpilog:
+		err = opEpilog(req, rep, d)
+	default:
+		err = fmt.Errorf("unknown operation %q", req.Op)
+	}
+	if err != nil {
+		rep.Error(err.Error())
+	}
+	return err
+}
+
+// parseAll reads the plugstack arguments and the options (with their
+// PYXIS_CONTAINER_* fallbacks from the request's environment).
+func parseAll(req *Request) (Plugstack, Options, []string, error) {
+	ps, err := ParsePlugstack(req.Args)
+	if err != nil {
+		return ps, Options{}, nil, err
+	}
+	o, warnings, err := ParseOptions(req.Options, req.Getenv)
+	return ps, o, warnings, err
+}
+
+func opInit(req *Request) error {
+	ps, err := ParsePlugstack(req.Args)
+	if err != nil {
+		return err
+	}
+	// The parent of the per-user directories; slurmd runs as root.
+	if err := os.MkdirAll(ps.RuntimePath, 0o755); err != nil {
+		return fmt.Errorf("runtime_path: %w", err)
+	}
+	return nil
+}
+
+func opCheck(req *Request, rep *Reply) error {
+	_, _, warnings, err := parseAll(req)
+	for _, w := range warnings {
+		rep.Warning(w)
+	}
+	return err
+}
+
+// opSetup runs as root in slurmstepd: it says whether the step needs the
+// plugin and makes the user's runtime directory, which only root can.
+func opSetup(req *Request, rep *Reply) error {
+	ps, o, _, err := parseAll(req)
+	if err != nil {
+		// Reported by every task's join, where it fails the step.
+		rep.Enabled(true)
+		return nil
+	}
+	rep.Enabled(o.Enabled())
+	if !o.Enabled() {
+		return nil
+	}
+	uid, err := req.Int("uid")
+	if err != nil {
+		return err
+	}
+	gid, err := req.Int("gid")
+	if err != nil {
+		return err
+	}
+	_, err = userRuntimeDir(ps, int(uid), int(gid))
+	return err
+}
+
+// userRuntimeDir makes RUNTIME_PATH/UID (0700, owned by the user) and checks
+// that it belongs to uid, so that no other user can plant state there.
+func userRuntimeDir(ps Plugstack, uid, gid int) (string, error) {
+	dir := filepath.Join(ps.RuntimePath, strconv.Itoa(uid))
+	if os.Geteuid() == 0 {
+		if err := os.MkdirAll(ps.RuntimePath, 0o755); err != nil {
+			return "", fmt.Errorf("runtime_path: %w", err)
+		}
+		if err := os.Mkdir(dir, 0o700); err == nil {
+			if err := os.Chown(dir, uid, gid); err != nil {
+				return "", fmt.Errorf("runtime directory: %w", err)
+			}
+		} else if !errors.Is(err, fs.ErrExist) {
+			return "", fmt.Errorf("runtime directory: %w", err)
+		}
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("runtime directory: %w (an administrator must create %s)", err, ps.RuntimePath)
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil {
+		return "", fmt.Errorf("runtime directory: %w", err)
+	}
+	if int(st.Uid) != uid || st.Mode&unix.S_IFMT != unix.S_IFDIR || st.Mode&0o077 != 0 {
+		return "", fmt.Errorf("runtime directory %s is not a private directory of uid %d: remove it", dir, uid)
+	}
+	return dir, nil
+}
+
+// job is the part of the request every operation uses.
+type job struct {
+	uid, gid      int
+	jobID, stepID string
+	nodeID        int64
+	ps            Plugstack
+	o             Options
+	dir           string // the user's runtime directory
+}
+
+const batchStep = 0xfffffffb // SLURM_BATCH_SCRIPT
+
+func loadJob(req *Request) (*job, []string, error) {
+	ps, o, warnings, err := parseAll(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	j := &job{ps: ps, o: o}
+	var v [4]int64
+	for i, k := range []string{"uid", "gid", "jobid", "stepid"} {
+		if v[i], err = req.Int(k); err != nil {
+			return nil, nil, err
+		}
+	}
+	j.uid, j.gid, j.jobID, j.stepID = int(v[0]), int(v[1]), strconv.FormatInt(v[2], 10), strconv.FormatInt(v[3], 10)
+	if v[3] == batchStep {
+		j.stepID = "batch"
+	}
+	j.nodeID, _ = req.Int("nodeid")
+	if o.Enabled() {
+		if j.dir, err = userRuntimeDir(ps, j.uid, j.gid); err != nil {
+			return nil, nil, err
+		}
+	}
+	return j, warnings, nil
+}
+
+// name is the container's name in the store: pyxis_NAME, or
+// pyxis_JOBID.STEPID for an unnamed step; with container_scope=job the job
+// ID follows the prefix (pyxis 3.8).
+func (j *job) name() string {
+	n := j.o.Name
+	if n == "" {
+		n = j.jobID + "." + j.stepID
+	}
+	if j.ps.ContainerScope == "job" {
+		return "pyxis_" + j.jobID + "_" + n
+	}
+	return "pyxis_" + n
+}
+
+func (j *job) stepFile(ext string) string {
+	return filepath.Join(j.dir, "step."+j.jobID+"."+j.stepID+ext)
+}
+
+// stepState is what the first task records for the others and for exit.
+type stepState struct {
+	Name      string             `json:"name"`
+	Failed    string             `json:"failed,omitempty"`
+	Temporary bool               `json:"temporary,omitempty"` // remove at the end of the step
+	OwnHolder bool               `json:"own_holder,omitempty"`
+	Holder    rootfs.HolderState `json:"holder"`
+	Save      string             `json:"save,omitempty"`
+}
+
+// flock takes an exclusive lock on path, waiting for as long as ctx allows.
+func flock(ctx context.Context, path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func readStep(path string) (*stepState, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var s stepState
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("step state %s: %w", path, err)
+	}
+	return &s, nil
+}
+
+func writeStep(path string, s *stepState) error {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("step state: %w", err)
+	}
+	return os.Rename(tmp, path)
+}
+
+// errOtherTask is what the tasks after a failed first one report (pyxis'
+// words): the first one already printed why.
+var errOtherTask = errors.New("container was not started successfully by another task")
+
+func opJoin(ctx context.Context, req *Request, rep *Reply, d Deps) error {
+	j, warnings, err := loadJob(req)
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		d.Logger.Warn(w)
+	}
+	if !j.o.Enabled() {
+		return nil
+	}
+	unlock, err := flock(ctx, j.stepFile(".lock"))
+	if err != nil {
+		return err
+	}
+	st, err := readStep(j.stepFile(".json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		start := time.Now()
+		st, err = setUp(ctx, req, rep, j, d)
+		if err != nil {
+			// The other tasks must not try again (one import per node).
+			writeStep(j.stepFile(".json"), &stepState{Name: j.name(), Failed: err.Error()})
+		} else {
+			rep.Info(fmt.Sprintf("completed container setup in %d ms", time.Since(start).Milliseconds()))
+			err = writeStep(j.stepFile(".json"), st)
+		}
+	} else if err == nil && st.Failed != "" {
+		err = errOtherTask
+	}
+	unlock()
+	if err != nil {
+		return err
+	}
+	return join(req, rep, j, st)
+}
+
+// setUp is the first task's work: find or create the container, start its
+// holder (or find the running one to attach to).
+func setUp(ctx context.Context, req *Request, rep *Reply, j *job, d Deps) (*stepState, error) {
+	o := j.o
+	store := container.Store{Dir: d.Config.DataPath}
+	name := j.name()
+	st := &stepState{Name: name, Temporary: o.Name == ""}
+	if o.Save != "" {
+		save, err := savePath(o.Save, req)
+		if err != nil {
+			return nil, err
+		}
+		st.Save = save
+	}
+	if !st.Temporary {
+		// Steps of other jobs may want the same name at the same time. (An
+		// unnamed step's name is its own.) The lock file stays: removing a
+		// lock file races with the next locker.
+		unlock, err := flock(ctx, filepath.Join(j.dir, "name."+name+".lock"))
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
+	_, lookErr := store.Lookup(name)
+	exists := lookErr == nil
+	holder := runningHolder(store, name)
+	switch o.NameFlag {
+	case "create":
+		if exists {
+			return nil, errors.New(`"create" flag was passed to --container-name but the container already exists`)
+		}
+	case "exec":
+		if holder == nil {
+			return nil, errors.New(`"exec" flag was passed to --container-name but the container is not running`)
+		}
+	case "no_exec":
+		holder = nil
+	}
+	if holder != nil {
+		rep.Info("reusing existing container namespaces")
+		if len(o.Mounts) > 0 {
+			rep.Log("ignoring --container-mounts when attaching to a running container")
+		}
+		st.Holder = *holder
+		st.Holder.Dir = store.Workdir(name)
+		return st, nil
+	}
+	if exists {
+		rep.Info("reusing existing container filesystem")
+	} else if err := create(ctx, req, rep, j, d, store, name); err != nil {
+		return nil, err
+	}
+	h, err := hold(ctx, req, j, d, store, name)
+	if err != nil {
+		if st.Temporary {
+			store.Remove(name)
+		}
+		return nil, err
+	}
+	st.Holder, st.OwnHolder = h.State, true
+	return st, nil
+}
+
+// create makes the container's rootfs from the image: a registry reference
+// (pulled once per node: only the first task gets here) or a squashfs path.
+func create(ctx context.Context, req *Request, rep *Reply, j *job, d Deps, store container.Store, name string) error {
+	image := j.o.Image
+	if image == "" {
+		return fmt.Errorf("a container with name %q does not exist, and --container-image is not set", name)
+	}
+	if isPath(image) {
+		rep.Info("creating container filesystem: " + name)
+		if err := store.CreateFromSquashfs(ctx, image, name, false, d.Logger); err != nil {
+			return fmt.Errorf("failed to create container filesystem for image: %s: %w", image, err)
+		}
+		return nil
+	}
+	ref, err := registry.ParseReference(image)
+	if err != nil {
+		return fmt.Errorf("failed to import docker image: %s: %w", image, err)
+	}
+	if total, _ := req.Int("total_tasks"); total <= 1 {
+		rep.Log("importing docker image: " + image)
+	}
+	p, err := d.NewPuller()
+	if err == nil {
+		err = store.Create(ctx, p, ref, name, false, d.Logger)
+	}
+	if err != nil {
+		return fmt.Errorf("failed to import docker image: %s: %w", image, err)
+	}
+	rep.Info("imported docker image: " + image)
+	return nil
+}
+
+// isPath tells a squashfs path from a registry reference as pyxis does: it
+// starts with '.' or '/'.
+func isPath(image string) bool { return strings.HasPrefix(image, ".") || strings.HasPrefix(image, "/") }
+
+// hold starts the step's holder on the container's rootfs.
+func hold(ctx context.Context, req *Request, j *job, d Deps, store container.Store, name string) (*container.Holding, error) {
+	o, cfg := j.o, d.Config
+	hookCfg := map[string]string{}
+	for k, v := range d.HookConfig {
+		hookCfg[k] = v
+	}
+	if o.MountHome != Unset {
+		hookCfg["mount_home"] = map[bool]string{true: "1", false: "0"}[o.MountHome == On]
+	}
+	mounts := append([]mountspec.Mount(nil), o.Mounts...)
+	for _, m := range mounts {
+		// Absolute sources only, as pyxis (relative ones are left to the mount).
+		if err := mountspec.CheckSource(m, ""); err != nil {
+			return nil, err
+		}
+	}
+	extra, err := stepMounts(req)
+	if err != nil {
+		return nil, err
+	}
+	mounts = append(mounts, extra...)
+	var env []string
+	for _, n := range o.Env { // pyxis' environ(): the host value, when set and not empty
+		if v, ok := req.Getenv(n); ok && v != "" && !denied(n) {
+			env = append(env, n+"="+v)
+		}
+	}
+	var unshare namespaces.Unshare
+	for _, n := range o.Unshare {
+		switch n {
+		case "net":
+			unshare.Net = true
+		case "ipc":
+			unshare.IPC = true
+		case "uts":
+			unshare.UTS = true
+		}
+	}
+	pick := func(t Tri, def bool) bool {
+		if t == Unset {
+			return def
+		}
+		return t == On
+	}
+	return store.Hold(ctx, name, container.StartOptions{
+		RemapRoot: pick(o.RemapRoot, cfg.RemapRoot), Writable: pick(o.Writable, cfg.RootfsWritable),
+		NoEntrypoint: true, Env: env, Mounts: container.Mounts(mounts), Unshare: unshare,
+		HookConfig: hookCfg, ConfDirs: d.ConfDirs, Logger: d.Logger, Stderr: d.Log,
+	}, filepath.Join(j.dir, "holder."+name+"."+j.jobID+"."+j.stepID+".json"))
+}
+
+// stepMounts are the mounts Slurm itself needs in the container: the batch
+// script (so that it runs inside) and PMIx's server directory (enroot's
+// 50-slurm-pmi hook).
+func stepMounts(req *Request) ([]mountspec.Mount, error) {
+	var lines []string
+	if step, _ := req.Int("stepid"); step == batchStep {
+		if s := req.Context["argv0"]; filepath.IsAbs(s) {
+			lines = append(lines, mountspec.Escape(s)+" "+mountspec.Escape(s)+" none x-create=file,bind,ro,nosuid,nodev,private")
+		}
+	}
+	if s, ok := req.Getenv("PMIX_SERVER_TMPDIR"); ok && filepath.IsAbs(s) {
+		lines = append(lines, mountspec.Escape(s)+" "+mountspec.Escape(s)+" none x-create=dir,rbind,nofail")
+	}
+	var out []mountspec.Mount
+	for _, l := range lines {
+		m, _, err := mountspec.Parse(l, nil)
+		if err != nil {
+			return nil, fmt.Errorf("step mount: %w", err)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// runningHolder finds a running instance of container NAME whose
+// namespaces a step can join: one of its processes (pyxis takes the first
+// PID `enroot list -f` shows), preferring a holder.
+func runningHolder(store container.Store, name string) *rootfs.HolderState {
+	pids := store.Pids(name)
+	if len(pids) == 0 {
+		return nil
+	}
+	pid := pids[0]
+	for _, p := range pids {
+		if strings.HasSuffix(container.ProcCommand(p), " "+rootfs.InitArg) {
+			pid = p
+			break
+		}
+	}
+	start, err := rootfs.ProcStartTime(pid)
+	if err != nil {
+		return nil
+	}
+	env, _ := rootfs.ProcEnv(pid)
+	return &rootfs.HolderState{Pid: pid, StartTime: start, Env: env}
+}
+
+// savePath makes a --container-save path absolute against the job's
+// working directory (PWD), as pyxis does.
+func savePath(p string, req *Request) (string, error) {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p), nil
+	}
+	pwd, ok := req.Getenv("PWD")
+	if !ok || !filepath.IsAbs(pwd) {
+		return "", fmt.Errorf("--container-save: relative path %s needs the job's working directory, and PWD is not set", p)
+	}
+	return filepath.Join(pwd, p), nil
+}
+
+// join fills the reply every task gets: the namespace fds of the holder,
+// the working directory, the seccomp filter and the environment.
+func join(req *Request, rep *Reply, j *job, st *stepState) error {
+	h := st.Holder
+	if err := h.Check(); err != nil {
+		return fmt.Errorf("container %s: %w", st.Name, err)
+	}
+	uid, err := rootfs.ProcUID(h.Pid)
+	if err != nil || uid != j.uid {
+		return fmt.Errorf("container %s: holder pid %d is not yours", st.Name, h.Pid)
+	}
+	for _, n := range j.o.Unshare {
+		kind := map[string]namespaces.Kind{"net": "net", "ipc": "ipc", "uts": "uts"}[n]
+		same, err := namespaces.Same(h.Pid, os.Getpid(), kind)
+		if err != nil {
+			return err
+		}
+		if same {
+			long := map[string]string{"net": "network", "ipc": "IPC", "uts": "UTS"}[n]
+			return fmt.Errorf("--container-unshare=%s requested but the container is not in a separate %s namespace", n, long)
+		}
+	}
+	files, err := namespaces.OpenSet(h.Pid, "user", "cgroup", "mnt", "ipc", "uts", "net")
+	if err != nil {
+		return fmt.Errorf("container %s: %w", st.Name, err)
+	}
+	// The fds pin whatever process had the PID when they were opened.
+	if err := h.Check(); err != nil {
+		for _, f := range files {
+			f.Close()
+		}
+		return fmt.Errorf("container %s: %w", st.Name, err)
+	}
+	for _, f := range files {
+		rep.Fds = append(rep.Fds, int(f.Fd()))
+	}
+	dir := h.Dir
+	if j.o.Workdir != "" {
+		dir = j.o.Workdir
+	}
+	if dir == "" {
+		dir = "/"
+	}
+	rep.Chdir(dir)
+	prog, err := filter.BPF(filter.Options{})
+	if err != nil {
+		return fmt.Errorf("seccomp filter: %w", err)
+	}
+	rep.Seccomp(prog)
+	final := PyTorch(MergeEnv(req.Env, h.Env, j.o.Env))
+	set, unset := Diff(req.Env, final)
+	for _, kv := range set {
+		rep.Setenv(kv)
+	}
+	for _, n := range unset {
+		rep.Unsetenv(n)
+	}
+	return nil
+}
+
+// opExit ends the step on this node, once all its tasks exited: save (on
+// the step's first node only), stop the holder, remove an unnamed container.
+func opExit(req *Request, rep *Reply, d Deps) error {
+	j, _, err := loadJob(req)
+	if err != nil || !j.o.Enabled() {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	unlock, err := flock(ctx, j.stepFile(".lock"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st, err := readStep(j.stepFile(".json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	store := container.Store{Dir: d.Config.DataPath}
+	var errs []error
+	if st.Failed == "" && st.Save != "" && j.nodeID == 0 {
+		err := store.Export(st.Name, importer.Options{Output: st.Save, Force: true, Squash: d.Squash, Logger: d.Logger})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("failed to export container %s to %s: %w", st.Name, st.Save, err))
+		} else {
+			rep.Log(fmt.Sprintf("exported container %s to %s", st.Name, st.Save))
+		}
+	}
+	if st.OwnHolder {
+		if err := stopHolder(&st.Holder); err != nil {
+			errs = append(errs, err)
+		}
+		os.Remove(filepath.Join(j.dir, "holder."+st.Name+"."+j.jobID+"."+j.stepID+".json"))
+	}
+	if st.Temporary && st.Failed == "" {
+		rep.Info("removing container filesystem: " + st.Name)
+		if err := store.Remove(st.Name); err != nil && !errors.Is(err, container.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("failed to remove container filesystem: %w", err))
+		}
+	}
+	os.Remove(j.stepFile(".json"))
+	os.Remove(j.stepFile(".lock"))
+	return errors.Join(errs...)
+}
+
+// stopHolder ends a holder and waits (a few seconds) until it is gone, so
+// that its rootfs can be removed.
+func stopHolder(h *rootfs.HolderState) error {
+	if err := rootfs.StopHolder(h); errors.Is(err, rootfs.ErrHolderGone) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	for i := 0; i < 250; i++ {
+		if h.Check() != nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("holder pid %d did not stop", h.Pid)
+}
+
+// opEpilog removes the job's containers (container_scope=job).
+func opEpilog(req *Request, rep *Reply, d Deps) error {
+	ps, err := ParsePlugstack(req.Args)
+	if err != nil || ps.ContainerScope != "job" {
+		return err
+	}
+	jobID, err := req.Int("jobid")
+	if err != nil {
+		return err
+	}
+	store := container.Store{Dir: d.Config.DataPath}
+	names, err := store.List()
+	if err != nil {
+		return err
+	}
+	prefix := "pyxis_" + strconv.FormatInt(jobID, 10) + "_"
+	var errs []error
+	for _, n := range names {
+		if !strings.HasPrefix(n, prefix) {
+			continue
+		}
+		if err := store.Remove(n); err != nil {
+			errs = append(errs, fmt.Errorf("container %s was not removed: %w", n, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// denyEnv are the job variables the runtime itself never sees (pyxis'
+// deny list for enroot): they describe one task, or would redirect the
+// runtime's own paths and libraries.
+var denyEnv = map[string]bool{
+	"PATH": true, "LD_LIBRARY_PATH": true, "LD_PRELOAD": true, "SLURM_PROCID": true, "SLURM_LOCALID": true,
+	"SLURM_TASK_PID": true, "PMIX_RANK": true, "PMI_FD": true, "ENROOT_LIBRARY_PATH": true,
+	"ENROOT_SYSCONF_PATH": true, "ENROOT_RUNTIME_PATH": true, "ENROOT_CACHE_PATH": true, "ENROOT_DATA_PATH": true,
+	"ENROOT_TEMP_PATH": true, "ENROOT_ZSTD_OPTIONS": true, "ENROOT_TRANSFER_RETRIES": true,
+	"ENROOT_CONNECT_TIMEOUT": true, "ENROOT_MAX_CONNECTIONS": true, "ENROOT_ALLOW_HTTP": true,
+}
+
+func denied(name string) bool { return denyEnv[name] }
+
+// RuntimeEnv returns the environment the runtime runs with for a request:
+// PATH (the caller's) plus the job's variables without the deny list, so
+// that configuration variables (ENROOT_*, GPYXIS_*, XDG_*, HOME) set by the
+// user apply as they do under pyxis and enroot.
+func RuntimeEnv(req *Request, path string) []string {
+	env := []string{"PATH=" + path}
+	for _, kv := range req.Env {
+		if n, _, ok := strings.Cut(kv, "="); ok && !denied(n) {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
