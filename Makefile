@@ -59,7 +59,12 @@ else
 endif
 
 # Integration tests fail, never skip, when a piece of the harness is missing.
-test-integration: infra build ## integration tests against the real registries
+test-integration: infra build ## integration tests against the real registries and Slurm
+ifeq ($(ROOT),0)
+	@# The harness installed libslurm-dev just now on a fresh machine: build the plugin
+	@# (a fresh make sees spank.h) and enable it in the harness Slurm.
+	if [ -z "$${SKIP_SLURM:-}" ]; then $(MAKE) --no-print-directory plugin && integration/infra/plugin-up.sh; fi
+endif
 	GPYXIS_INFRA_REQUIRED=1 GPYXIS_RUNTIME=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 20m ./integration/
 
 # As root, the integration tests run a second time as an unprivileged user: the harness

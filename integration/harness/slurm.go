@@ -49,3 +49,32 @@ func (e *Env) RequireSlurm(t T) *Slurm {
 	}
 	return s
 }
+
+// Plugin is the gpyxis SPANK plugin integration/infra/plugin-up.sh enabled in
+// the harness Slurm.
+type Plugin struct {
+	Runtime     string `json:"runtime"`      // the gpyxis-runtime the plugin runs
+	Plugin      string `json:"plugin"`       // spank_gpyxis.so
+	Conf        string `json:"conf"`         // its plugstack.conf.d file
+	RuntimePath string `json:"runtime_path"` // runtime_path= given to the plugin
+	Args        string `json:"args"`         // extra plugstack arguments
+}
+
+// RequirePlugin returns the enabled plugin (and the cluster), or skips t
+// (fails it under GPYXIS_INFRA_REQUIRED=1) naming what is missing.
+func (e *Env) RequirePlugin(t T) (*Slurm, *Plugin) {
+	t.Helper()
+	s := e.RequireSlurm(t)
+	var p Plugin
+	b, err := os.ReadFile(filepath.Join(e.Dir, "plugin.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &p)
+	}
+	if err == nil {
+		_, err = os.Stat(p.Conf)
+	}
+	if err != nil {
+		missing(t, fmt.Errorf("gpyxis plugin not enabled (%w): run make build && sudo integration/infra/plugin-up.sh", err))
+	}
+	return s, &p
+}

@@ -17,7 +17,8 @@ apt_install gcc libc6-dev pkg-config libseccomp-dev squashfs-tools busybox-stati
 "$INFRA_DIR/registry-up.sh"
 "$INFRA_DIR/images-build.sh"
 # A real Slurm (slurmctld, slurmd, munged) for the shim's tests; SKIP_SLURM=1 leaves it out.
-[ "${SKIP_SLURM:-0}" = 1 ] || "$INFRA_DIR/slurm-up.sh"
+# Two nodes (the second in its own network and UTS namespace): multi-node steps are tested.
+[ "${SKIP_SLURM:-0}" = 1 ] || NODES=${NODES:-2} "$INFRA_DIR/slurm-up.sh"
 [ "${BIG:-0}" = 1 ] && "$INFRA_DIR/images-build.sh" big
 date -u +%FT%TZ >"$MARKER"
 log "harness up in $((SECONDS - start)) s; state in $GPX_STATE ($(du -sh "$GPX_STATE" 2>/dev/null | cut -f1))"

@@ -20,7 +20,12 @@ install -d -m 0755 "$DEST"
 # Copy to temporary names and rename: a step that is starting never sees half a file.
 install -m 0755 "$RUNTIME" "$DEST/.gpyxis-runtime.new" && mv -f "$DEST/.gpyxis-runtime.new" "$DEST/gpyxis-runtime"
 install -m 0755 "$PLUGIN" "$DEST/.spank_gpyxis.so.new" && mv -f "$DEST/.spank_gpyxis.so.new" "$DEST/spank_gpyxis.so"
-line="required $DEST/spank_gpyxis.so runtime=$DEST/gpyxis-runtime runtime_path=/run/gpyxis-harness"
+RUNTIME_PATH=/run/gpyxis-harness
+line="required $DEST/spank_gpyxis.so runtime=$DEST/gpyxis-runtime runtime_path=$RUNTIME_PATH"
 [ -n "$PLUGSTACK_ARGS" ] && line+=" $PLUGSTACK_ARGS"
 printf '%s\n' "$line" >"$CONF.tmp" && mv -f "$CONF.tmp" "$CONF"
+jq -n --arg runtime "$DEST/gpyxis-runtime" --arg plugin "$DEST/spank_gpyxis.so" --arg conf "$CONF" \
+	--arg rp "$RUNTIME_PATH" --arg args "$PLUGSTACK_ARGS" \
+	'{runtime: $runtime, plugin: $plugin, conf: $conf, runtime_path: $rp, args: $args}' >"$GPX_STATE/plugin.json.tmp"
+mv -f "$GPX_STATE/plugin.json.tmp" "$GPX_STATE/plugin.json"
 log "plugin enabled: $line"

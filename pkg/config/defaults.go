@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 )
 
 // defaults computes default values and the identity that expansion needs,
@@ -97,6 +98,16 @@ func (d *defaults) command(cmd string) (out string, ok bool, err error) {
 		return g.Name, true, nil
 	case "nproc":
 		return strconv.Itoa(d.nproc), true, nil
+	case "hostname", "hostname -s":
+		// Node-local paths on a shared configuration file (data-$(hostname)).
+		h, err := os.Hostname()
+		if err != nil {
+			return "", true, fmt.Errorf("$(%s): %w", cmd, err)
+		}
+		if cmd == "hostname -s" {
+			h, _, _ = strings.Cut(h, ".")
+		}
+		return h, true, nil
 	}
 	return "", false, nil
 }

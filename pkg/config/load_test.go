@@ -174,7 +174,7 @@ func TestErrors(t *testing.T) {
 		{"unknown key", "GPYXIS_DATA_PAHT /x", ErrUnknownKey, "did you mean GPYXIS_DATA_PATH?"},
 		{"unknown enroot key", "\nENROOT_MOUNTHOME y", ErrUnknownKey, ":2: ENROOT_MOUNTHOME: unknown key (did you mean ENROOT_MOUNT_HOME?)"},
 		{"unknown other", "FOO bar", ErrUnknownKey, "FOO"},
-		{"command", "ENROOT_DATA_PATH /x/$(hostname)", ErrCommandSubstitution, "$(hostname)"},
+		{"command", "ENROOT_DATA_PATH /x/$(uname -n)", ErrCommandSubstitution, "$(uname -n)"},
 		{"backquote", "ENROOT_DATA_PATH /x/`id -u`", ErrCommandSubstitution, "not allowed"},
 		{"arith", "ENROOT_DATA_PATH /x/$((1+1))", ErrCommandSubstitution, ""},
 		{"command in quotes", `ENROOT_DATA_PATH "/x/$(rm -rf /)"`, ErrCommandSubstitution, ""},
@@ -235,7 +235,7 @@ func TestPrecedence(t *testing.T) {
 
 func TestEnrootFiles(t *testing.T) {
 	paths := fixture(t,
-		"ENROOT_RUNTIME_PATH /run/enroot/user-$(id -u)\nENROOT_STORAGE_BACKEND zfs\nENROOT_MOUNT_HOME yes\nENROOT_GZIP_PROGRAM pigz\nENROOT_DATA_PATH /x/$(hostname)\nSSL_CERT_DIR /certs\nhttp_proxy http://p\nFOO bar\nENROOT_MOUNT_HOME y\n",
+		"ENROOT_RUNTIME_PATH /run/enroot/user-$(id -u)\nENROOT_STORAGE_BACKEND zfs\nENROOT_MOUNT_HOME yes\nENROOT_GZIP_PROGRAM pigz\nENROOT_DATA_PATH /x/$(uname -n)\nSSL_CERT_DIR /certs\nhttp_proxy http://p\nFOO bar\nENROOT_MOUNT_HOME y\n",
 		"ENROOT_MOUNT_HOME n\nENROOT_RESTRICT_DEV whatever\n",
 	)
 	uid := 42
@@ -254,7 +254,7 @@ func TestEnrootFiles(t *testing.T) {
 	if c.Environ["SSL_CERT_DIR"] != "/certs" || c.Environ["http_proxy"] != "" {
 		t.Errorf("environ %v", c.Environ)
 	}
-	want := []string{"ENROOT_STORAGE_BACKEND: unknown key", "ENROOT_GZIP_PROGRAM: not used", "$(hostname)", "FOO: unknown key", "RESTRICT_DEV: \"whatever\" is not a boolean"}
+	want := []string{"ENROOT_STORAGE_BACKEND: unknown key", "ENROOT_GZIP_PROGRAM: not used", "$(uname -n)", "FOO: unknown key", "RESTRICT_DEV: \"whatever\" is not a boolean"}
 	if len(c.Warnings) != len(want) {
 		t.Fatalf("warnings %q", c.Warnings)
 	}

@@ -207,7 +207,9 @@ func (j *job) name() string {
 }
 
 func (j *job) stepFile(ext string) string {
-	return filepath.Join(j.dir, "step."+j.jobID+"."+j.stepID+ext)
+	// The node ID keeps nodes apart where the runtime directory is shared
+	// (the harness's second node is a namespace of the same machine).
+	return filepath.Join(j.dir, fmt.Sprintf("step.%s.%s.%d%s", j.jobID, j.stepID, j.nodeID, ext))
 }
 
 // stepState is what the first task records for the others and for exit.
