@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -371,7 +372,88 @@ func setUp(ctx context.Context, req *Request, rep *Reply, j *job, d Deps) (*step
 		return nil, err
 	}
 	st.Holder, st.OwnHolder = h.State, true
+	if o.Entrypoint.Bool(j.ps.ExecuteEntrypoint) {
+		if err := runEntrypoint(ctx, rep, j, store.Rootfs(name), &st.Holder); err != nil {
+			stopHolder(&st.Holder)
+			if st.Temporary {
+				store.Remove(name)
+			}
+			return nil, err
+		}
+	}
 	return st, nil
+}
+
+// entrypointProbe runs as the image's command under /etc/rc: what the
+// ENTRYPOINT exported and where it left the working directory become every
+// task's environment and directory, as pyxis gets them from the stopped
+// `enroot start ... sh -c 'kill -STOP $$'` helper. Its report goes to fd 3 so
+// that the entrypoint's own output stays apart.
+const entrypointProbe = `pwd >&3 && cat /proc/$$/environ >&3`
+
+// runEntrypoint runs /etc/rc (cd WORKDIR, then ENTRYPOINT + the probe) in the
+// holder's namespaces and records the environment and directory it ends
+// with in h. Images without /etc/rc have no entrypoint to run.
+func runEntrypoint(ctx context.Context, rep *Reply, j *job, dir string, h *rootfs.HolderState) error {
+	if _, err := os.Lstat(filepath.Join(dir, "etc/rc")); err != nil {
+		return nil
+	}
+	stateFile, err := os.CreateTemp(j.dir, ".probe-*.json")
+	if err != nil {
+		return fmt.Errorf("entrypoint: %w", err)
+	}
+	defer os.Remove(stateFile.Name())
+	stateFile.Close()
+	if err := h.Write(stateFile.Name()); err != nil {
+		return fmt.Errorf("entrypoint: %w", err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("entrypoint: %w", err)
+	}
+	var out strings.Builder
+	cmd := exec.CommandContext(ctx, "/proc/self/exe", "exec", stateFile.Name(), "--", "/bin/sh", "/etc/rc", "/bin/sh", "-c", entrypointProbe)
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		r.Close()
+		return fmt.Errorf("entrypoint: %w", err)
+	}
+	report, rerr := io.ReadAll(r)
+	r.Close()
+	err = cmd.Wait()
+	logLines := func(f func(string)) {
+		for _, l := range strings.Split(strings.TrimRight(out.String(), "\n"), "\n") {
+			if l != "" {
+				f(l)
+			}
+		}
+	}
+	pwd, environ, ok := strings.Cut(string(report), "\n")
+	if err != nil || rerr != nil || !ok {
+		msg := "container start failed"
+		var exit *exec.ExitError
+		if errors.As(err, &exit) && exit.ExitCode() > 0 {
+			msg = fmt.Sprintf("container start failed with error code: %d", exit.ExitCode())
+		} else if err == nil {
+			msg = "container exited too soon"
+		}
+		logLines(func(l string) { rep.Error("    " + l) })
+		return fmt.Errorf("%s (if the image has an unusual entrypoint, try using --no-container-entrypoint)", msg)
+	}
+	if j.o.EntrypointLog {
+		logLines(rep.Log)
+	}
+	h.Dir = pwd
+	h.Env = nil
+	for _, kv := range strings.Split(environ, "\x00") {
+		if kv != "" && !strings.HasPrefix(kv, "_GPYXIS_") {
+			h.Env = append(h.Env, kv)
+		}
+	}
+	return nil
 }
 
 // create makes the container's rootfs from the image: a registry reference
