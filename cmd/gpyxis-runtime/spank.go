@@ -59,8 +59,8 @@ func runSpank(stdout io.Writer, args []string) error {
 		return fmt.Errorf("spank: send reply: %w", err)
 	}
 	if herr != nil {
-		// Already in the reply; the exit status says it failed.
-		fmt.Fprintf(os.Stderr, "gpyxis-runtime: spank %s: %v\n", req.Op, herr)
+		// The reply carries the message: the log (printed after it on
+		// failure) keeps only what led there.
 		return exitCode(1)
 	}
 	return nil

@@ -191,16 +191,32 @@ func (h *Holder) Stop(timeout time.Duration) error {
 func (h *Holder) Detach() error {
 	h.detached = true
 	_, err := io.WriteString(h.sync, holdDetach+"\n")
+	if err == nil {
+		// Wait for the holder to have cleared its parent-death signal: if
+		// the caller exited before, the holder would die with it.
+		var ack [64]byte
+		var n int
+		n, err = h.sync.Read(ack[:])
+		if err == nil && strings.TrimSpace(string(ack[:n])) != holdDetached {
+			err = fmt.Errorf("holder answered %q", ack[:n])
+		}
+	}
 	if cerr := h.sync.Close(); err == nil {
 		err = cerr
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("detach holder: %w", err)
+	}
+	return nil
 }
 
 // Wait waits for the holder to exit.
 func (h *Holder) Wait() error { <-h.done; return h.err }
 
-const holdDetach = "detach"
+const (
+	holdDetach   = "detach"
+	holdDetached = "detached"
+)
 
 // holdMain is the holder's init after Setup: report ready and block.
 func holdMain(sync *os.File) error {
@@ -220,13 +236,15 @@ func holdMain(sync *os.File) error {
 	select {
 	case <-sigs:
 	case stop := <-eof:
-		sync.Close()
 		if !stop {
 			// Pdeathsig (namespaces.SysProcAttr) would kill a detached
 			// holder with the thread that started it.
 			unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0)
+			io.WriteString(sync, holdDetached+"\n")
+			sync.Close()
 			<-sigs
 		}
+		sync.Close()
 	}
 	os.Exit(0)
 	return nil
@@ -286,7 +304,15 @@ func (s *HolderState) Check() error {
 
 // StopHolder sends SIGTERM to the (detached) holder s describes, through a
 // pidfd checked against the start time so that a reused PID is never hit.
-func StopHolder(s *HolderState) error {
+func StopHolder(s *HolderState) error { return stopHolder(s, 0) }
+
+// StopHolderWait is StopHolder, then waits up to timeout for the holder to
+// exit. It watches the pidfd, which turns readable when the process exits:
+// /proc/PID stays while the holder is a zombie that only its reaper (say,
+// slurmstepd, a child subreaper polling once a second) can clear.
+func StopHolderWait(s *HolderState, timeout time.Duration) error { return stopHolder(s, timeout) }
+
+func stopHolder(s *HolderState, timeout time.Duration) error {
 	fd, err := unix.PidfdOpen(s.Pid, 0)
 	if errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("holder pid %d: %w", s.Pid, ErrHolderGone)
@@ -303,7 +329,24 @@ func StopHolder(s *HolderState) error {
 	if err := unix.PidfdSendSignal(fd, unix.SIGTERM, nil, 0); err != nil {
 		return fmt.Errorf("stop holder: %w", err)
 	}
-	return nil
+	if timeout <= 0 {
+		return nil
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(pfd, int(time.Until(deadline).Milliseconds()))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("stop holder: poll pidfd: %w", err)
+		}
+		if n == 0 {
+			return fmt.Errorf("stop holder: pid %d still runs %s after SIGTERM", s.Pid, timeout)
+		}
+		return nil
+	}
 }
 
 // ProcStartTime returns field 22 of /proc/PID/stat, the process's start time

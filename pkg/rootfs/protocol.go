@@ -23,7 +23,8 @@ import "syscall"
 //	◀── initError (JSON), then exit 1 ────   on failure
 //	◀── {"ready":true} ──────────────────   namespaces ready; blocks reading
 //	── EOF (Holder.Stop) ────────────────▶   exits 0
-//	── "detach\n", close (Holder.Detach) ─▶  clears its parent-death signal,
+//	── "detach\n" (Holder.Detach) ───────▶  clears its parent-death signal,
+//	◀── "detached\n" ────────────────────   then the runtime may exit;
 //	                                         lives until SIGTERM/SIGINT/SIGHUP
 const (
 	// InitArg is the argv[1] marker that makes a binary run [InitMain].

@@ -696,6 +696,8 @@ func opExit(req *Request, rep *Reply, d Deps) error {
 		}
 	}
 	if st.OwnHolder {
+		start := time.Now()
+		defer func() { rep.Info(fmt.Sprintf("stopped container %s in %d ms", st.Name, time.Since(start).Milliseconds())) }()
 		if err := stopHolder(&st.Holder); err != nil {
 			errs = append(errs, err)
 		}
@@ -715,18 +717,10 @@ func opExit(req *Request, rep *Reply, d Deps) error {
 // stopHolder ends a holder and waits (a few seconds) until it is gone, so
 // that its rootfs can be removed.
 func stopHolder(h *rootfs.HolderState) error {
-	if err := rootfs.StopHolder(h); errors.Is(err, rootfs.ErrHolderGone) {
-		return nil
-	} else if err != nil {
+	if err := rootfs.StopHolderWait(h, 5*time.Second); err != nil && !errors.Is(err, rootfs.ErrHolderGone) {
 		return err
 	}
-	for i := 0; i < 250; i++ {
-		if h.Check() != nil {
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return fmt.Errorf("holder pid %d did not stop", h.Pid)
+	return nil
 }
 
 // opEpilog removes the job's containers (container_scope=job).
