@@ -697,7 +697,9 @@ func opExit(req *Request, rep *Reply, d Deps) error {
 	}
 	if st.OwnHolder {
 		start := time.Now()
-		defer func() { rep.Info(fmt.Sprintf("stopped container %s in %d ms", st.Name, time.Since(start).Milliseconds())) }()
+		defer func() {
+			rep.Info(fmt.Sprintf("stopped container %s in %d ms", st.Name, time.Since(start).Milliseconds()))
+		}()
 		if err := stopHolder(&st.Holder); err != nil {
 			errs = append(errs, err)
 		}
