@@ -477,6 +477,9 @@ func create(ctx context.Context, req *Request, rep *Reply, j *job, d Deps, store
 	if total, _ := req.Int("total_tasks"); total <= 1 {
 		rep.Log("importing docker image: " + image)
 	}
+	if j.ps.Importer != "" {
+		return createWithImporter(ctx, rep, req, j, d, store, name, image)
+	}
 	p, err := d.NewPuller()
 	if err == nil {
 		err = store.Create(ctx, p, ref, name, false, d.Logger)
@@ -486,6 +489,51 @@ func create(ctx context.Context, req *Request, rep *Reply, j *job, d Deps, store
 	}
 	rep.Info("imported docker image: " + image)
 	return nil
+}
+
+// createWithImporter uses the site's importer program (pyxis' importer=
+// protocol): `IMPORTER get URI` prints a squashfs path on its first line of
+// output, the container is created from it, and `IMPORTER release` (which
+// must be idempotent) runs right after and again at the end of the step.
+func createWithImporter(ctx context.Context, rep *Reply, req *Request, j *job, d Deps, store container.Store, name, image string) error {
+	uri := image
+	if !strings.HasPrefix(uri, "docker://") && !strings.HasPrefix(uri, "dockerd://") {
+		uri = "docker://" + uri
+	}
+	out, err := runImporter(ctx, req, j, d, "get", uri)
+	if err != nil {
+		return fmt.Errorf("failed to import docker image: %s: %w", image, err)
+	}
+	path, _, _ := strings.Cut(out, "\n")
+	if path = strings.TrimSpace(path); path == "" {
+		return fmt.Errorf("failed to import docker image: %s: importer did not return a squashfs path", image)
+	}
+	rep.Verbose("importer squashfs path: " + path)
+	err = store.CreateFromSquashfs(ctx, path, name, false, d.Logger)
+	if _, rerr := runImporter(ctx, req, j, d, "release"); rerr != nil {
+		d.Logger.Warn("importer release", "err", rerr)
+	}
+	if err != nil {
+		return fmt.Errorf("failed to create container filesystem for image: %s: %w", image, err)
+	}
+	rep.Info("imported docker image: " + image)
+	return nil
+}
+
+// runImporter runs the importer as pyxis does: no PATH search, stdin
+// /dev/null, the job's environment (less the deny list) plus
+// PYXIS_RUNTIME_PATH and PYXIS_VERSION, stdout returned; stderr goes to the
+// runtime's log, replayed on failure.
+func runImporter(ctx context.Context, req *Request, j *job, d Deps, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, j.ps.Importer, args...)
+	cmd.Env = append(RuntimeEnv(req, os.Getenv("PATH")), "PYXIS_RUNTIME_PATH="+j.ps.RuntimePath,
+		"PYXIS_VERSION=0.24.0", "SLURM_JOB_UID="+strconv.Itoa(j.uid), "SLURM_JOB_GID="+strconv.Itoa(j.gid))
+	cmd.Stderr = d.Log
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("importer %s: %w", args[0], err)
+	}
+	return string(out), nil
 }
 
 // isPath tells a squashfs path from a registry reference as pyxis does: it
@@ -704,6 +752,11 @@ func opExit(req *Request, rep *Reply, d Deps) error {
 			errs = append(errs, err)
 		}
 		os.Remove(filepath.Join(j.dir, "holder."+st.Name+"."+j.jobID+"."+j.stepID+".json"))
+	}
+	if j.ps.Importer != "" && j.o.Image != "" && !isPath(j.o.Image) {
+		if _, err := runImporter(ctx, req, j, d, "release"); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if st.Temporary && st.Failed == "" {
 		rep.Info("removing container filesystem: " + st.Name)
