@@ -318,6 +318,11 @@ func setUp(ctx context.Context, req *Request, rep *Reply, j *job, d Deps) (*step
 	store := container.Store{Dir: d.Config.DataPath}
 	name := j.name()
 	st := &stepState{Name: name, Temporary: o.Name == ""}
+	if j.ps.ContainerScope == ScopeJob && !st.Temporary {
+		if err := recordJobStore(j, store.Dir); err != nil {
+			return nil, err
+		}
+	}
 	if o.Save != "" {
 		save, err := savePath(o.Save, req)
 		if err != nil {
@@ -778,30 +783,81 @@ func stopHolder(h *rootfs.HolderState) error {
 	return nil
 }
 
-// opEpilog removes the job's containers (container_scope=job).
+// jobStoresFile lists the data directories where a job's steps made named
+// containers: the epilog has no job environment to find them by (a user may
+// set ENROOT_DATA_PATH per job), so the steps write them down.
+func jobStoresFile(dir, jobID string) string { return filepath.Join(dir, "job."+jobID+".stores") }
+
+func recordJobStore(j *job, store string) error {
+	path := jobStoresFile(j.dir, j.jobID)
+	b, _ := os.ReadFile(path)
+	for _, l := range strings.Split(string(b), "\n") {
+		if l == store {
+			return nil
+		}
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("record job containers: %w", err)
+	}
+	// One short write with O_APPEND: concurrent steps never interleave lines.
+	_, err = f.WriteString(store + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// opEpilog removes the job's containers (container_scope=job) from every
+// data directory its steps used, and the job's leftover step state. Errors
+// are reported, but the plugin never fails the epilog with them (a failed
+// epilog drains the node, pyxis#138).
 func opEpilog(req *Request, rep *Reply, d Deps) error {
 	ps, err := ParsePlugstack(req.Args)
-	if err != nil || ps.ContainerScope != "job" {
+	if err != nil || ps.ContainerScope != ScopeJob {
 		return err
 	}
 	jobID, err := req.Int("jobid")
 	if err != nil {
 		return err
 	}
-	store := container.Store{Dir: d.Config.DataPath}
-	names, err := store.List()
+	uid, err := req.Int("uid")
 	if err != nil {
 		return err
 	}
-	prefix := "pyxis_" + strconv.FormatInt(jobID, 10) + "_"
+	id := strconv.FormatInt(jobID, 10)
+	dir := filepath.Join(ps.RuntimePath, strconv.FormatInt(uid, 10))
+	stores := []string{d.Config.DataPath}
+	if b, err := os.ReadFile(jobStoresFile(dir, id)); err == nil {
+		stores = append(stores, strings.Fields(string(b))...)
+	}
+	prefix := "pyxis_" + id + "_"
 	var errs []error
-	for _, n := range names {
-		if !strings.HasPrefix(n, prefix) {
+	seen := map[string]bool{}
+	for _, sd := range stores {
+		if seen[sd] {
 			continue
 		}
-		if err := store.Remove(n); err != nil {
-			errs = append(errs, fmt.Errorf("container %s was not removed: %w", n, err))
+		seen[sd] = true
+		store := container.Store{Dir: sd}
+		names, err := store.List()
+		if err != nil {
+			errs = append(errs, err)
+			continue
 		}
+		for _, n := range names {
+			if !strings.HasPrefix(n, prefix) {
+				continue
+			}
+			if err := store.Remove(n); err != nil {
+				errs = append(errs, fmt.Errorf("container %s was not removed: %w", n, err))
+			} else {
+				rep.Info("removed container " + n)
+			}
+		}
+	}
+	if len(errs) == 0 {
+		os.Remove(jobStoresFile(dir, id))
 	}
 	return errors.Join(errs...)
 }
