@@ -141,6 +141,21 @@ static void add_u32(struct buf *b, spank_t sp, const char *key, spank_item_t ite
 	}
 }
 
+/* job_ids gets the job's uid and gid: from SPANK, or in the job epilog,
+ * where Slurm 22.05 answers only some items, from the environment slurmd
+ * gives it (SLURM_JOB_UID, SLURM_JOB_GID). */
+static int job_ids(spank_t sp, uid_t *uid, gid_t *gid)
+{
+	const char *u = getenv("SLURM_JOB_UID"), *g = getenv("SLURM_JOB_GID");
+	if (spank_get_item(sp, S_JOB_UID, uid) == ESPANK_SUCCESS &&
+	    spank_get_item(sp, S_JOB_GID, gid) == ESPANK_SUCCESS)
+		return 0;
+	if (spank_context() != S_CTX_JOB_SCRIPT || u == NULL || g == NULL)
+		return -1;
+	*uid = strtoul(u, NULL, 10), *gid = strtoul(g, NULL, 10);
+	return 0;
+}
+
 /* add_context writes the job context records the callback can see. */
 static void add_context(struct call *c, spank_t sp, char **env)
 {
@@ -153,11 +168,13 @@ static void add_context(struct call *c, spank_t sp, char **env)
 	buf_add(&c->req, "op", c->op);
 	n = spank_context();
 	buf_add(&c->req, "ctx.context", n >= 0 && n <= 5 ? ctx[n] : "error");
-	if (spank_get_item(sp, S_JOB_UID, &uid) == ESPANK_SUCCESS)
+	if (job_ids(sp, &uid, &gid) == 0) {
 		snprintf(s, sizeof(s), "%u", uid), buf_add(&c->req, "ctx.uid", s);
-	if (spank_get_item(sp, S_JOB_GID, &gid) == ESPANK_SUCCESS)
 		snprintf(s, sizeof(s), "%u", gid), buf_add(&c->req, "ctx.gid", s);
+	}
 	add_u32(&c->req, sp, "ctx.jobid", S_JOB_ID);
+	if (spank_context() == S_CTX_JOB_SCRIPT && getenv("SLURM_JOB_ID") != NULL)
+		buf_add(&c->req, "ctx.jobid", getenv("SLURM_JOB_ID"));
 	add_u32(&c->req, sp, "ctx.stepid", S_JOB_STEPID);
 	add_u32(&c->req, sp, "ctx.nodeid", S_JOB_NODEID);
 	add_u32(&c->req, sp, "ctx.nnodes", S_JOB_NNODES);
@@ -212,14 +229,17 @@ static void child(struct call *c, int sock, spank_t sp)
 		uid_t uid;
 		gid_t gid, *gids = NULL;
 		int n = 0;
-		if (spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS ||
-		    spank_get_item(sp, S_JOB_GID, &gid) != ESPANK_SUCCESS)
+		if (job_ids(sp, &uid, &gid) < 0) {
+			fprintf(stderr, "cannot get the job's uid and gid\n");
 			_exit(125);
+		}
 		if (spank_get_item(sp, S_JOB_SUPPLEMENTARY_GIDS, &gids, &n) != ESPANK_SUCCESS)
 			n = 0;
 		/* Groups first: after setreuid we could no longer change them. */
-		if (setgroups(n, gids) < 0 || setregid(gid, gid) < 0 || setreuid(uid, uid) < 0)
+		if (setgroups(n, gids) < 0 || setregid(gid, gid) < 0 || setreuid(uid, uid) < 0) {
+			fprintf(stderr, "cannot switch to uid %u gid %u: %s\n", uid, gid, strerror(errno));
 			_exit(125);
+		}
 	}
 	execve(g.runtime, argv, envp);
 	fprintf(stderr, "cannot execute %s: %s\n", g.runtime, strerror(errno));
@@ -458,15 +478,21 @@ static int apply(spank_t sp, struct call *c)
 
 /* --- callbacks --------------------------------------------------------- */
 
+/* set_args keeps the plugstack arguments and takes runtime= from them. */
+static void set_args(int ac, char **av)
+{
+	g.argc = ac, g.argv = av;
+	for (int i = 0; i < ac; i++)
+		if (!strncmp(av[i], "runtime=", 8))
+			snprintf(g.runtime, sizeof(g.runtime), "%s", av[i] + 8);
+}
+
 int slurm_spank_init(spank_t sp, int ac, char **av)
 {
 	struct call c;
 	int ctx = spank_context(), rv = 0;
 
-	g.argc = ac, g.argv = av;
-	for (int i = 0; i < ac; i++)
-		if (!strncmp(av[i], "runtime=", 8))
-			snprintf(g.runtime, sizeof(g.runtime), "%s", av[i] + 8);
+	set_args(ac, av);
 	if (ctx == S_CTX_SLURMD) { /* once per slurmd: check arguments, make runtime_path */
 		rv = call(sp, "init", 0, NULL, &c);
 		call_free(&c);
@@ -579,6 +605,8 @@ int slurm_spank_job_epilog(spank_t sp, int ac, char **av)
 		scoped |= !strcmp(av[i], "container_scope=job");
 	if (!scoped)
 		return 0;
+	/* The job script context gets no slurm_spank_init call. */
+	set_args(ac, av);
 	/* Errors are logged, never returned: a failed epilog drains the node
 	 * (pyxis#138). */
 	call(sp, "epilog", 1, NULL, &c);

@@ -23,7 +23,14 @@ install -m 0755 "$PLUGIN" "$DEST/.spank_gpyxis.so.new" && mv -f "$DEST/.spank_gp
 RUNTIME_PATH=/run/gpyxis-harness
 line="required $DEST/spank_gpyxis.so runtime=$DEST/gpyxis-runtime runtime_path=$RUNTIME_PATH"
 [ -n "$PLUGSTACK_ARGS" ] && line+=" $PLUGSTACK_ARGS"
+changed=no
+[ "$(cat "$CONF" 2>/dev/null)" = "$line" ] || changed=yes
 printf '%s\n' "$line" >"$CONF.tmp" && mv -f "$CONF.tmp" "$CONF"
+if [ "$changed" = yes ]; then
+	# slurmd loads the plugin stack once, at startup: its job epilog runs only then.
+	nodes=$(jq -r '.nodes | length' "$GPX_STATE/slurm.json" 2>/dev/null || echo 1)
+	RESTART_SLURMD=1 NODES=$nodes "$INFRA_DIR/slurm-up.sh" >&2
+fi
 jq -n --arg runtime "$DEST/gpyxis-runtime" --arg plugin "$DEST/spank_gpyxis.so" --arg conf "$CONF" \
 	--arg rp "$RUNTIME_PATH" --arg args "$PLUGSTACK_ARGS" \
 	'{runtime: $runtime, plugin: $plugin, conf: $conf, runtime_path: $rp, args: $args}' >"$GPX_STATE/plugin.json.tmp"

@@ -5,7 +5,8 @@
 # 10.77.0.2/24, its own hostname), with the registry ports relayed into it so that
 # 127.0.0.1:5000... work unchanged in jobs there. Only network and hostname differ between
 # the two nodes: filesystem, users, PIDs and cgroups are shared.
-# A SPANK plugin is enabled by dropping /etc/slurm/plugstack.conf.d/NAME.conf; no restart needed.
+# A SPANK plugin is enabled by dropping /etc/slurm/plugstack.conf.d/NAME.conf; steps read it
+# at once, slurmd (job prolog/epilog) after RESTART_SLURMD=1 slurm-up.sh (plugin-up.sh does).
 # Idempotent: running daemons are left alone unless slurm.conf changed.
 . "$(dirname "$0")/lib.sh"
 need_root
@@ -254,14 +255,14 @@ nodes_ready() {
 
 check_jobs() {
 	local out want
-	out=$(cd / && timeout 60 srun -N1 -n2 hostname 2>&1) || die "srun -N1 -n2 hostname failed: $out"
+	out=$(cd / && timeout 60 srun -Q -N1 -n2 hostname 2>&1) || die "srun -N1 -n2 hostname failed: $out"
 	[ "$(grep -c . <<<"$out")" = 2 ] || die "srun -N1 -n2 hostname printed: $out"
 	want=$(id -u "$TEST_USER")
-	out=$(cd /tmp && timeout 60 setpriv --reuid="$TEST_USER" --regid="$TEST_USER" --init-groups srun -n1 id -u 2>&1) ||
+	out=$(cd /tmp && timeout 60 setpriv --reuid="$TEST_USER" --regid="$TEST_USER" --init-groups srun -Q -n1 id -u 2>&1) ||
 		die "srun as $TEST_USER failed: $out"
 	[ "$out" = "$want" ] || die "srun -n1 id -u as $TEST_USER printed '$out', want $want"
 	if [ "$NODES" = 2 ]; then
-		out=$(cd / && timeout 60 srun -N2 -l hostname 2>&1 | sort) || die "srun -N2 -l hostname failed: $out"
+		out=$(cd / && timeout 60 srun -Q -N2 -l hostname 2>&1 | sort) || die "srun -N2 -l hostname failed: $out"
 		[ "$out" = "0: $NODE1"$'\n'"1: $NODE2" ] || die "srun -N2 -l hostname printed: $out"
 	fi
 }
@@ -286,6 +287,16 @@ main() {
 	if [ "$changed" = yes ] && { pid_alive "$GPX_RUN/slurmctld.pid" slurmctld || compgen -G "$GPX_RUN/slurmd-*.pid" >/dev/null; }; then
 		log "$SLURM_CONF changed: restarting the Slurm daemons"
 		stop_slurm_daemons
+	fi
+	# plugin-up.sh asks for this: slurmd decides at startup whether any SPANK plugin has
+	# a job epilog (spank_has_epilog), so a newly enabled plugin needs a slurmd restart.
+	if [ "${RESTART_SLURMD:-0}" = 1 ] && compgen -G "$GPX_RUN/slurmd-*.pid" >/dev/null; then
+		log "restarting slurmd"
+		local f
+		for f in "$GPX_RUN"/slurmd-*.pid; do
+			stop_pidfiles slurmd "$f"
+			rm -f "/run/${f##*/}"
+		done
 	fi
 	if [ "$NODES" = 2 ]; then
 		setup_netns
