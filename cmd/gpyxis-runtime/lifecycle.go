@@ -8,7 +8,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/gpyxis/gpyxis/pkg/container"
 	"github.com/gpyxis/gpyxis/pkg/importer"
@@ -92,11 +96,30 @@ func runCreate(stdout io.Writer, args []string) error {
 	return err
 }
 
+const startAbout = `Run a command in a named container (see create), as enroot start does.
+
+With --detach, run no command: set the container up and leave a holder process in
+its namespaces, print the holder's PID and write its state file (default
+$ENROOT_RUNTIME_PATH/holder.NAME.json); 'gpyxis-runtime exec PID|STATEFILE CMD'
+then runs commands in it and 'gpyxis-runtime stop NAME|PID|STATEFILE' ends it.
+
+--rc FILE runs FILE (a file or a pipe, read on the host) instead of the image's
+/etc/rc: the command becomes '/bin/sh /proc/self/fd/4 COMMAND...', as enroot runs its
+copy of the script. --conf FILE is an enroot configuration script, run by bash
+(which must be installed): its environ() prints NAME=VALUE lines added to the
+environment before --env, its mounts() prints fstab lines mounted after the image's
+and before --mount, its hooks() runs on the host after the site hooks with
+ENROOT_ROOTFS, ENROOT_PID, ENROOT_ENVIRON and ENROOT_MOUNTS set, and its rc() body
+replaces /etc/rc unless --rc is given. Its #ENROOT_REMAP_ROOT=, #ENROOT_ROOTFS_WRITABLE=,
+#ENROOT_MOUNT_HOME= and #ENROOT_RESTRICT_DEV= directives apply unless the command
+line says otherwise.`
+
 func runStart(stdout io.Writer, args []string) error {
 	fs := flag.NewFlagSet("start", flag.ContinueOnError)
 	var o container.StartOptions
 	var envs, mounts stringList
-	var dataDir string
+	var dataDir, stateFile string
+	var detach bool
 	for _, n := range []string{"r", "remap-root"} {
 		fs.BoolVar(&o.RemapRoot, n, false, "appear as root (uid 0) inside the container")
 	}
@@ -111,10 +134,16 @@ func runStart(stdout io.Writer, args []string) error {
 	}
 	fs.BoolVar(&o.NoEntrypoint, "no-entrypoint", false, "run the command alone, without the image's ENTRYPOINT and /etc/rc")
 	fs.StringVar(&o.Workdir, "workdir", "", "working directory inside the container")
+	fs.StringVar(&o.RC, "rc", "", "run this host `FILE` instead of the image's /etc/rc (enroot --rc)")
+	for _, n := range []string{"c", "conf"} {
+		fs.StringVar(&o.Conf, n, "", "enroot configuration script `FILE` (bash: environ, mounts, hooks, rc functions)")
+	}
+	fs.BoolVar(&detach, "detach", false, "run no command: leave a holder process for exec, print its PID")
+	fs.StringVar(&stateFile, "state", "", "with --detach: the holder's state `FILE` (default $ENROOT_RUNTIME_PATH/holder.NAME.json)")
 	fs.StringVar(&dataDir, "data-dir", "", "where containers live (default $ENROOT_DATA_PATH or ~/.local/share/gpyxis)")
 	pos, err := parseUntilPositional(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
-		usageFor(stdout, fs, "start [OPTIONS] NAME [COMMAND [ARG...]]", "Run a command in a named container (see create).")
+		usageFor(stdout, fs, "start [OPTIONS] NAME [COMMAND [ARG...]]\n       gpyxis-runtime start --detach [OPTIONS] NAME", startAbout)
 		return nil
 	}
 	if err != nil {
@@ -123,10 +152,22 @@ func runStart(stdout io.Writer, args []string) error {
 	if len(pos) == 0 {
 		return fmt.Errorf("%w: start needs a container name", errUsage)
 	}
+	if err := checkScriptFlags(o.RC, o.NoEntrypoint); err != nil {
+		return err
+	}
+	if detach && (len(pos) > 1 || o.RC != "") {
+		return fmt.Errorf("%w: start --detach runs no command: drop the command and --rc (run commands with exec)", errUsage)
+	}
+	if stateFile != "" && !detach {
+		return fmt.Errorf("%w: --state goes with --detach", errUsage)
+	}
 	if err := containerDefaults(fs, &o.RemapRoot, &o.Writable); err != nil {
 		return err
 	}
 	if o.HookConfig, o.ConfDirs, err = hookSettings(); err != nil {
+		return err
+	}
+	if err := applyDirectives(fs, o.Conf, &o.RemapRoot, &o.Writable, o.HookConfig); err != nil {
 		return err
 	}
 	for _, m := range mounts {
@@ -144,6 +185,9 @@ func runStart(stdout io.Writer, args []string) error {
 	}
 	ctx, stop := signalContext()
 	defer stop()
+	if detach {
+		return startDetached(ctx, stdout, st, pos[0], o, stateFile)
+	}
 	code, err := st.Start(ctx, pos[0], o)
 	if err != nil {
 		return err
@@ -159,12 +203,12 @@ func runList(stdout io.Writer, args []string) error {
 	var fancy bool
 	var dataDir string
 	for _, n := range []string{"f", "fancy"} {
-		fs.BoolVar(&fancy, n, false, "also show the processes running in each container")
+		fs.BoolVar(&fancy, n, false, "also show the processes running in each container (one line each)")
 	}
 	fs.StringVar(&dataDir, "data-dir", "", "where containers live")
 	if _, err := parseArgs(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			usageFor(stdout, fs, "list [-f]", "List the containers.")
+			usageFor(stdout, fs, "list [-f]", listAbout)
 			return nil
 		}
 		return err
@@ -178,23 +222,58 @@ func runList(stdout io.Writer, args []string) error {
 		return err
 	}
 	if fancy {
-		fmt.Fprintf(stdout, "%-24s %-8s %s\n", "NAME", "PID", "COMMAND")
+		return listFancy(stdout, st, names, time.Now())
 	}
 	for _, n := range names {
-		if !fancy {
-			fmt.Fprintln(stdout, n)
-			continue
-		}
-		pids := st.Pids(n)
-		if len(pids) == 0 {
-			fmt.Fprintf(stdout, "%-24s %-8s\n", n, "-")
-		}
-		for _, pid := range pids {
-			fmt.Fprintf(stdout, "%-24s %-8d %s\n", n, pid, container.ProcCommand(pid))
-		}
+		fmt.Fprintln(stdout, n)
 	}
 	return nil
 }
+
+const listAbout = `List the containers, one name per line. With -f, as enroot list -f: a table of
+NAME, PID, COMM, STATE, STARTED, TIME (CPU time), MNTNS, USERNS (namespace inodes)
+and COMMAND, one line per process running in the container; the name is on its
+first process's line only.`
+
+// listFancy writes enroot's `list -f` table.
+func listFancy(w io.Writer, st container.Store, names []string, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tPID\tCOMM\tSTATE\tSTARTED\tTIME\tMNTNS\tUSERNS\tCOMMAND")
+	for _, n := range names {
+		pids := st.Pids(n)
+		slices.Sort(pids)
+		name := n
+		for _, pid := range pids {
+			p, err := container.ReadProc(pid)
+			if err != nil { // it exited meanwhile
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, p.Pid, cell(p.Comm), p.State,
+				container.FormatStarted(p.Started, now), container.FormatCPU(p.CPU), nsCell(p.MntNS), nsCell(p.UserNS), cell(p.Command))
+			name = ""
+		}
+		if name != "" { // nothing runs in it
+			fmt.Fprintln(tw, name)
+		}
+	}
+	return tw.Flush()
+}
+
+// cell keeps a table cell on its line and in its column.
+func cell(s string) string { return strings.NewReplacer("\t", " ", "\n", " ").Replace(s) }
+
+func nsCell(ino uint64) string {
+	if ino == 0 {
+		return "-"
+	}
+	return strconv.FormatUint(ino, 10)
+}
+
+const removeAbout = `Delete containers (not running ones). Without -f, ask for each: on a terminal
+with a [y/N] prompt; otherwise the answer is read from standard input without a
+prompt, as enroot's read does (echo y | gpyxis-runtime remove NAME), and an empty
+or closed input (</dev/null) answers no at once. Containers not confirmed are
+kept and the command fails.`
 
 func runRemove(stdout io.Writer, args []string) error {
 	fs := flag.NewFlagSet("remove", flag.ContinueOnError)
@@ -206,7 +285,7 @@ func runRemove(stdout io.Writer, args []string) error {
 	fs.StringVar(&dataDir, "data-dir", "", "where containers live")
 	names, err := parseArgs(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
-		usageFor(stdout, fs, "remove [-f] NAME...", "Delete containers (not running ones).")
+		usageFor(stdout, fs, "remove [-f] NAME...", removeAbout)
 		return nil
 	}
 	if err != nil {
@@ -219,25 +298,52 @@ func runRemove(stdout io.Writer, args []string) error {
 	if err != nil {
 		return err
 	}
+	ask := confirmer{in: bufio.NewReader(os.Stdin), prompt: os.Stderr, tty: isTerminal(os.Stdin)}
+	var kept []string
 	for _, n := range names {
-		if !force && !confirm(fmt.Sprintf("Do you really want to delete %s? [y/N] ", n)) {
-			return fmt.Errorf("%s not removed (answer y, or use -f)", n)
+		if !force {
+			dir, err := st.Lookup(n)
+			if err != nil {
+				return err
+			}
+			if !ask.confirm(fmt.Sprintf("Do you really want to delete %s? [y/N] ", dir)) {
+				kept = append(kept, n)
+				continue
+			}
 		}
 		if err := st.Remove(n); err != nil {
 			return err
 		}
 	}
+	if len(kept) > 0 {
+		return fmt.Errorf("not removed: %s (answer y, or use -f)", strings.Join(kept, " "))
+	}
 	return nil
 }
 
-// confirm asks on a terminal; anything but a terminal answers no.
-func confirm(question string) bool {
-	if !isTerminal(os.Stdin) {
+// confirmer asks yes/no questions as enroot's `read -p`: the prompt only on
+// a terminal, the answer read from in whatever it is.
+type confirmer struct {
+	in     *bufio.Reader
+	prompt io.Writer
+	tty    bool
+}
+
+// confirm returns whether the answer to question is y or yes; end of input
+// is no.
+func (c confirmer) confirm(question string) bool {
+	if c.tty {
+		fmt.Fprint(c.prompt, question)
+	}
+	line, err := c.in.ReadString('\n')
+	if err != nil && line == "" {
+		if c.tty {
+			fmt.Fprintln(c.prompt)
+		}
 		return false
 	}
-	fmt.Fprint(os.Stderr, question)
-	answer, _ := bufio.NewReader(os.Stdin).ReadString('\n')
-	return strings.EqualFold(strings.TrimSpace(answer), "y") || strings.EqualFold(strings.TrimSpace(answer), "yes")
+	a := strings.TrimSpace(line)
+	return strings.EqualFold(a, "y") || strings.EqualFold(a, "yes")
 }
 
 func runExport(stdout io.Writer, args []string) error {

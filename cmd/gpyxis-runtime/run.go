@@ -17,7 +17,8 @@ const runAbout = `Run a command in a temporary container of a registry image: th
 the blob cache, unpacked into a node-local rootfs that is removed afterwards, and the
 command runs as you (or as root with --remap-root) in new user, mount and cgroup
 namespaces, sharing the host's network, PIDs and IPC. Without a command the image's
-ENTRYPOINT and CMD run. The rootfs is read-only unless --rw.`
+ENTRYPOINT and CMD run. The rootfs is read-only unless --rw. --rc and --conf are
+enroot's (see 'gpyxis-runtime start --help').`
 
 // stringList is a repeatable string option.
 type stringList []string
@@ -31,7 +32,7 @@ func runRun(stdout io.Writer, args []string) error {
 	pf.register(fs)
 	var remap, rw, noEntrypoint bool
 	var envs, mounts stringList
-	var workdir, dataDir string
+	var workdir, dataDir, rc, conf string
 	for _, n := range []string{"r", "remap-root"} {
 		fs.BoolVar(&remap, n, false, "appear as root (uid 0) inside the container")
 	}
@@ -46,6 +47,10 @@ func runRun(stdout io.Writer, args []string) error {
 	}
 	fs.BoolVar(&noEntrypoint, "no-entrypoint", false, "run the command alone, without the image's ENTRYPOINT and /etc/rc")
 	fs.StringVar(&workdir, "workdir", "", "working directory inside the container (default: the image's WORKDIR)")
+	fs.StringVar(&rc, "rc", "", "run this host `FILE` instead of the image's /etc/rc (enroot --rc; see start --help)")
+	for _, n := range []string{"c", "conf"} {
+		fs.StringVar(&conf, n, "", "enroot configuration script `FILE` (bash: environ, mounts, hooks, rc functions; see start --help)")
+	}
 	fs.StringVar(&dataDir, "data-dir", "", "where container root filesystems go (default $ENROOT_DATA_PATH or ~/.local/share/gpyxis)")
 	// Options end at the image: what follows is the command and its own options.
 	pos, err := parseUntilPositional(fs, args)
@@ -59,11 +64,17 @@ func runRun(stdout io.Writer, args []string) error {
 	if len(pos) == 0 {
 		return fmt.Errorf("%w: run needs an image (try 'gpyxis-runtime run --help')", errUsage)
 	}
+	if err := checkScriptFlags(rc, noEntrypoint); err != nil {
+		return err
+	}
 	if err := containerDefaults(fs, &remap, &rw); err != nil {
 		return err
 	}
 	hookConfig, hookDirs, err := hookSettings()
 	if err != nil {
+		return err
+	}
+	if err := applyDirectives(fs, conf, &remap, &rw, hookConfig); err != nil {
 		return err
 	}
 	var ref registry.Reference
@@ -103,13 +114,50 @@ func runRun(stdout io.Writer, args []string) error {
 	code, err := container.Run(ctx, p, container.RunOptions{
 		Ref: ref, Squashfs: sqsh, Args: pos[1:], RemapRoot: remap, Writable: rw, NoEntrypoint: noEntrypoint, Env: envs,
 		Workdir: workdir, DataDir: dataDir, HookConfig: hookConfig, ConfDirs: hookDirs, Mounts: container.Mounts(specs),
-		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Logger: log,
+		RC: rc, Conf: conf, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Logger: log,
 	})
 	if err != nil {
 		return fmt.Errorf("run %s: %w", pos[0], err)
 	}
 	if code != 0 {
 		return exitCode(code)
+	}
+	return nil
+}
+
+// checkScriptFlags refuses --rc with --no-entrypoint: the rc script is what
+// runs the command.
+func checkScriptFlags(rc string, noEntrypoint bool) error {
+	if rc != "" && noEntrypoint {
+		return fmt.Errorf("%w: --rc and --no-entrypoint exclude each other: the rc script runs the command", errUsage)
+	}
+	return nil
+}
+
+// applyDirectives applies the #ENROOT_NAME=VALUE directives of a --conf script
+// that gpyxis honours (REMAP_ROOT, ROOTFS_WRITABLE, MOUNT_HOME, RESTRICT_DEV):
+// as in enroot they override the configuration, and the command line overrides
+// them. Other directives are ignored.
+func applyDirectives(fs *flag.FlagSet, conf string, remap, rw *bool, hookConfig map[string]string) error {
+	if conf == "" {
+		return nil
+	}
+	d, err := container.ConfDirectives(conf)
+	if err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if v, ok := d["REMAP_ROOT"]; ok && !set["r"] && !set["remap-root"] {
+		*remap = container.DirectiveBool(v)
+	}
+	if v, ok := d["ROOTFS_WRITABLE"]; ok && !set["w"] && !set["rw"] {
+		*rw = container.DirectiveBool(v)
+	}
+	for key, sw := range map[string]string{"MOUNT_HOME": "mount_home", "RESTRICT_DEV": "restrict_dev"} {
+		if v, ok := d[key]; ok {
+			hookConfig[sw] = map[bool]string{true: "1", false: "0"}[container.DirectiveBool(v)]
+		}
 	}
 	return nil
 }

@@ -23,15 +23,20 @@ type Holding struct {
 }
 
 // Hold sets container NAME up as Start does (hooks, mounts, environment,
-// working directory with /etc/rc's WORKDIR) but runs no command: a detached
-// holder keeps its namespaces until [rootfs.StopHolder]. The holder's state
-// is written to stateFile (atomically) when that is not empty. The rootfs
-// lock is held during setup only, so that several holders may share a rootfs
-// (pyxis' :no_exec).
+// working directory with /etc/rc's WORKDIR, o.Conf; o.RC is ignored) but
+// runs no command: a detached holder keeps its namespaces until
+// [rootfs.StopHolder]. The holder's state is written to stateFile
+// (atomically) when that is not empty. The rootfs lock is held during setup
+// only, so that several holders may share a rootfs (pyxis' :no_exec).
 func (s Store) Hold(ctx context.Context, name string, o StartOptions, stateFile string) (*Holding, error) {
 	dir, err := s.Lookup(name)
 	if err != nil {
 		return nil, err
+	}
+	if o.Conf != "" {
+		if o.Conf, err = CheckConf(o.Conf); err != nil {
+			return nil, err
+		}
 	}
 	if err := namespaces.Check(); err != nil {
 		return nil, err

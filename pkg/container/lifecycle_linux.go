@@ -93,6 +93,9 @@ func (s Store) Start(ctx context.Context, name string, o StartOptions) (int, err
 	if err != nil {
 		return 0, err
 	}
+	if err := o.loadScripts(); err != nil {
+		return 0, err
+	}
 	if err := namespaces.Check(); err != nil {
 		return 0, err
 	}

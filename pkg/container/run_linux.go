@@ -11,7 +11,10 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	imgspec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -52,7 +55,42 @@ type RunOptions struct {
 	// hooks.d/ executables.
 	ConfDirs []string
 
+	// RC is a host file run instead of the image's /etc/rc (enroot start --rc):
+	// a regular file or a pipe, read before anything starts and handed to the
+	// container as /proc/self/fd/4, so that the command is
+	// `/bin/sh /proc/self/fd/4 ARGS`, as enroot-switchroot runs its copy. The
+	// image is not modified. Hold ignores it.
+	RC string
+	// Conf is an enroot configuration script (enroot start --conf), run by
+	// bash: what its environ() prints is added to the environment after the
+	// environ.d files and before Env; its hooks() runs after the site hooks with
+	// their contract; the mounts its mounts() prints come after the image's and
+	// the site's and before Mounts; its rc() body replaces /etc/rc unless RC is
+	// set.
+	Conf string
+
+	rc      []byte // RC's content, or conf's rc(); nil: the image's /etc/rc
 	started func() // called once the container process runs (or failed to)
+}
+
+// loadScripts reads the --rc file and checks the --conf script: both fail
+// before any work, as enroot's start checks them first.
+func (o *RunOptions) loadScripts() error {
+	if o.RC != "" {
+		b, err := ReadRC(o.RC)
+		if err != nil {
+			return err
+		}
+		o.rc = b
+	}
+	if o.Conf != "" {
+		p, err := CheckConf(o.Conf)
+		if err != nil {
+			return err
+		}
+		o.Conf = p
+	}
+	return nil
 }
 
 // Run pulls o.Ref (or reads o.Squashfs), unpacks it into a temporary rootfs under o.DataDir, runs the
@@ -66,6 +104,9 @@ func Run(ctx context.Context, p *registry.Puller, o RunOptions) (int, error) {
 		if err := environ.New().SetFlag(e, os.LookupEnv); err != nil {
 			return 0, err
 		}
+	}
+	if err := o.loadScripts(); err != nil {
+		return 0, err
 	}
 	if err := namespaces.Check(); err != nil {
 		return 0, err
@@ -137,9 +178,18 @@ func launch(ctx context.Context, dir string, cfg imgspec.ImageConfig, o RunOptio
 	if err != nil {
 		return 0, err
 	}
+	var extra []*os.File
+	if p.rc != nil {
+		f, err := rcFile(p.rc)
+		if err != nil {
+			return 0, err
+		}
+		defer f.Close()
+		extra = append(extra, f)
+	}
 	proc, err := rootfs.Start(ctx, rootfs.StartConfig{
 		Rootfs: p.rootfs, IDMap: p.idmap, Args: p.args, Env: p.env, Dir: p.dir, Seccomp: p.seccomp,
-		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr,
+		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, ExtraFiles: extra,
 	})
 	if o.started != nil {
 		o.started()
@@ -164,6 +214,30 @@ type prepared struct {
 	env     []string
 	dir     string
 	seccomp []byte
+	rc      []byte // the rc script to hand in as rcPath; nil: none
+}
+
+// rcPath is where the command finds an --rc script or a --conf rc(): the
+// first of rootfs.StartConfig.ExtraFiles.
+var rcPath = "/proc/self/fd/" + strconv.Itoa(rootfs.FirstExtraFD)
+
+// rcFile puts an rc script in a sealed memfd, as enroot-switchroot does.
+func rcFile(rc []byte) (*os.File, error) {
+	fd, err := unix.MemfdCreate("gpyxis-rc", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return nil, fmt.Errorf("rc script: memfd_create: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "gpyxis-rc")
+	if _, err := f.Write(rc); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("rc script: %w", err)
+	}
+	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+	if _, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, seals); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("rc script: seal: %w", err)
+	}
+	return f, nil
 }
 
 // prepare runs the hooks and computes what starting the container whose rootfs
@@ -174,7 +248,8 @@ func prepare(dir string, cfg imgspec.ImageConfig, o RunOptions) (*prepared, erro
 	if o.RemapRoot {
 		idmap = namespaces.RemapRoot{}
 	}
-	env, err := environment(dir, o.Env, o.RemapRoot, o.ConfDirs...)
+	conf := newConf(o.Conf, dir, o.Args, o.Stderr)
+	env, err := environment(dir, o.Env, o.RemapRoot, conf, o.ConfDirs...)
 	if err != nil {
 		return nil, err
 	}
@@ -182,9 +257,18 @@ func prepare(dir string, cfg imgspec.ImageConfig, o RunOptions) (*prepared, erro
 	if err != nil {
 		return nil, err
 	}
-	hookMounts, links, cmds, err := runHooks(dir, env, o)
+	hookMounts, links, cmds, err := runHooks(dir, env, o, conf.hook())
 	if err != nil {
 		return nil, err
+	}
+	confMounts, err := conf.mounts()
+	if err != nil {
+		return nil, err
+	}
+	if o.rc == nil {
+		if o.rc, err = conf.rc(); err != nil {
+			return nil, err
+		}
 	}
 	volumes, err := imageMounts(dir)
 	if err != nil {
@@ -198,10 +282,11 @@ func prepare(dir string, cfg imgspec.ImageConfig, o RunOptions) (*prepared, erro
 	return &prepared{
 		rootfs: rootfs.Config{Rootfs: dir, Writable: o.Writable, CreateMountpoints: true, Unshare: o.Unshare,
 			// enroot's order: mounts.d pass -1, hooks' mounts, the image's VOLUMEs,
-			// mounts.d pass 0, then the user's.
+			// mounts.d pass 0, the --conf mounts(), then the user's.
 			Mounts: concat(Mounts(mountspec.FilterPass(site, mountspec.PassSystem)), hookMounts, volumes,
-				Mounts(mountspec.FilterPass(site, mountspec.PassDefault)), o.Mounts), Links: links, Commands: cmds, Logger: o.Logger},
-		idmap: idmap, args: args, env: env.List(), dir: wd, seccomp: prog,
+				Mounts(mountspec.FilterPass(site, mountspec.PassDefault)), Mounts(confMounts), o.Mounts),
+			Links: links, Commands: cmds, Logger: o.Logger},
+		idmap: idmap, args: args, env: env.List(), dir: wd, seccomp: prog, rc: o.rc,
 	}, nil
 }
 
@@ -259,7 +344,7 @@ func imageMounts(dir string) ([]rootfs.Mount, error) {
 // the container's own rootfs, and returns the mounts and links they ask for, and the
 // commands the container init must run in the namespaces before pivot_root (the
 // nvidia hook's nvidia-container-cli, which cannot run from the host unprivileged).
-func runHooks(dir string, env *environ.Env, o RunOptions) ([]rootfs.Mount, []rootfs.Link, []rootfs.Command, error) {
+func runHooks(dir string, env *environ.Env, o RunOptions, conf hooks.Hook) ([]rootfs.Mount, []rootfs.Link, []rootfs.Command, error) {
 	var list []hooks.Hook
 	for _, h := range hooks.Builtin() {
 		if h.Name() != "nvidia" {
@@ -272,6 +357,9 @@ func runHooks(dir string, env *environ.Env, o RunOptions) ([]rootfs.Mount, []roo
 			return nil, nil, nil, err
 		}
 		list = append(list, site...)
+	}
+	if conf != nil { // enroot runs the --conf hooks() after hooks.d
+		list = append(list, conf)
 	}
 	ctx := &hooks.Context{Rootfs: dir, UID: os.Getuid(), GID: os.Getgid(), RemapRoot: o.RemapRoot, Home: os.Getenv("HOME"),
 		Env: env, HostEnv: os.Environ(), Config: o.HookConfig, Logger: o.Logger, Output: o.Stderr}
@@ -296,14 +384,14 @@ func runHooks(dir string, env *environ.Env, o RunOptions) ([]rootfs.Mount, []roo
 // Environment computes the command's environment as enroot does: the image's
 // /etc/environment, TERM from the host, the --env arguments, then login defaults.
 func Environment(dir string, flags []string, remapRoot bool) ([]string, error) {
-	env, err := environment(dir, flags, remapRoot)
+	env, err := environment(dir, flags, remapRoot, nil)
 	if err != nil {
 		return nil, err
 	}
 	return env.List(), nil
 }
 
-func environment(dir string, flags []string, remapRoot bool, confDirs ...string) (*environ.Env, error) {
+func environment(dir string, flags []string, remapRoot bool, conf *confScript, confDirs ...string) (*environ.Env, error) {
 	env := environ.New()
 	if err := env.LoadFile(filepath.Join(dir, "etc/environment"), os.LookupEnv); err != nil {
 		return nil, err
@@ -318,6 +406,9 @@ func environment(dir string, flags []string, remapRoot bool, confDirs ...string)
 				return nil, err
 			}
 		}
+	}
+	if err := conf.environ(env); err != nil { // the --conf environ(), then --env
+		return nil, err
 	}
 	for _, f := range flags {
 		if err := env.SetFlag(f, os.LookupEnv); err != nil {
@@ -335,7 +426,8 @@ func environment(dir string, flags []string, remapRoot bool, confDirs ...string)
 	return env, nil
 }
 
-// Command returns what to exec and where, with enroot's /etc/rc semantics: when the
+// Command returns what to exec and where, with enroot's /etc/rc semantics: with an
+// rc script given (RC, or a --conf rc()), `/bin/sh /proc/self/fd/4 ARGS`; when the
 // image has /etc/rc and a shell, `sh /etc/rc ARGS` (cd WORKDIR, then ENTRYPOINT + ARGS,
 // or ENTRYPOINT + CMD without ARGS); otherwise, and with NoEntrypoint, the command
 // itself (the image's ENTRYPOINT + CMD when none is given), so that images without
@@ -350,6 +442,9 @@ func Command(dir string, entrypoint, cmd []string, workdir string, o RunOptions)
 	}
 	if wd == "" {
 		wd = "/"
+	}
+	if o.RC != "" || o.rc != nil {
+		return append([]string{"/bin/sh", rcPath}, o.Args...), wd
 	}
 	_, rcErr := os.Lstat(filepath.Join(dir, "etc/rc"))
 	_, shErr := os.Stat(filepath.Join(dir, "bin/sh"))

@@ -34,6 +34,10 @@ func TestCommand(t *testing.T) {
 		{"no shell", bare, RunOptions{Args: []string{"ls"}}, []string{"/ep", "ls"}, "/", ""},
 		{"no shell, no command", bare, RunOptions{}, []string{"/ep", "/cmd", "x"}, "/", ""},
 		{"workdir given", withRC, RunOptions{Args: []string{"ls"}, Workdir: "/data"}, []string{"/ep", "ls"}, "/data", "/w"},
+		{"--rc", withRC, RunOptions{Args: []string{"ls"}, RC: "/host/rc"}, []string{"/bin/sh", "/proc/self/fd/4", "ls"}, "/w", "/w"},
+		{"--rc, no image rc", bare, RunOptions{RC: "/host/rc"}, []string{"/bin/sh", "/proc/self/fd/4"}, "/", ""},
+		{"--conf rc()", bare, RunOptions{Args: []string{"ls"}, rc: []byte{}}, []string{"/bin/sh", "/proc/self/fd/4", "ls"}, "/", ""},
+		{"--rc and --workdir", withRC, RunOptions{Args: []string{"ls"}, RC: "/host/rc", Workdir: "/data"}, []string{"/bin/sh", "/proc/self/fd/4", "ls"}, "/data", "/w"},
 	} {
 		args, wd := Command(tc.dir, ep, cmd, tc.imgDir, tc.o)
 		if !slices.Equal(args, tc.args) || wd != tc.wd {

@@ -34,6 +34,9 @@
 // file are read back into the Context. A non-zero exit is fatal with
 // enroot's message "<hook> exited with return code N".
 //
+// [Exec] runs any command with the same contract: the hooks() function of an
+// enroot configuration script (start --conf), run by bash.
+//
 // [RunAll] runs hooks in slice order and stops at the first error.
 //
 // The API is internal to gpyxis and is not stable.

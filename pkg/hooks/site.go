@@ -17,7 +17,7 @@ import (
 // ExitError is a hook executable that failed. Its message is enroot's:
 // "<hook> exited with return code N".
 type ExitError struct {
-	Hook string // the hook's path
+	Hook string // the hook's path, or the name given to [Exec]
 	Code int    // exit status; 128+signal when killed by a signal, as bash reports it
 }
 
@@ -46,14 +46,24 @@ func Site(dir string) ([]Hook, error) {
 		if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
 			continue
 		}
-		hooks = append(hooks, siteHook{path: p})
+		hooks = append(hooks, siteHook{name: p, argv: []string{p}})
 	}
 	return hooks, nil
 }
 
-type siteHook struct{ path string }
+// Exec returns a hook that runs argv (argv[0] is looked up in PATH) with the
+// site hooks' contract: the hooks() function of an enroot configuration
+// script (start --conf), run by bash. name is the hook's name in messages.
+func Exec(name string, argv ...string) Hook { return siteHook{name: name, argv: argv} }
 
-func (h siteHook) Name() string { return h.path }
+// siteHook is a program run with enroot's hook contract: a hooks.d
+// executable (argv is its path alone) or a command given to [Exec].
+type siteHook struct {
+	name string
+	argv []string
+}
+
+func (h siteHook) Name() string { return h.name }
 
 // Run executes the hook with enroot's contract (runtime::_start): the
 // environ file starts with the current container environment and is read
@@ -78,7 +88,10 @@ func (h siteHook) Run(ctx *Context) error {
 	if err := os.WriteFile(mountsFile, nil, 0o600); err != nil {
 		return err
 	}
-	cmd := exec.Command(h.path)
+	if len(h.argv) == 0 {
+		return fmt.Errorf("%s: no command", h.name)
+	}
+	cmd := exec.Command(h.argv[0], h.argv[1:]...)
 	cmd.Env = append(ctx.execEnv(), h.contract(ctx, envFile, mountsFile)...)
 	cmd.Stdout, cmd.Stderr = ctx.output(), ctx.output()
 	if err := cmd.Run(); err != nil {
@@ -88,9 +101,9 @@ func (h siteHook) Run(ctx *Context) error {
 			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 				code = 128 + int(ws.Signal())
 			}
-			return &ExitError{Hook: h.path, Code: code}
+			return &ExitError{Hook: h.name, Code: code}
 		}
-		return fmt.Errorf("%s: %w", h.path, err)
+		return fmt.Errorf("%s: %w", h.name, err)
 	}
 	if err := ctx.Env.LoadFile(envFile, keepRefs); err != nil {
 		return err

@@ -170,3 +170,25 @@ grep -q '^HOME=/home/alice$' "$ENROOT_ENVIRON" || exit 8
 		t.Fatalf("mounts %+v", ctx.Mounts)
 	}
 }
+
+// TestExecHook runs a command (not a hooks.d file) with the site contract:
+// its arguments reach it, its environ and mounts lines are read back, and a
+// failure is reported under the hook's name.
+func TestExecHook(t *testing.T) {
+	ctx := newCtx(t)
+	ctx.HostEnv = []string{"PATH=/usr/bin:/bin"}
+	h := Exec("conf hooks()", "/bin/sh", "-c", `echo "X=$1" >> "$ENROOT_ENVIRON"; echo "tmpfs /t tmpfs x-create=dir" >> "$ENROOT_MOUNTS"`, "sh", "arg1")
+	if err := RunAll(ctx, []Hook{h}); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := ctx.Env.Get("X"); v != "arg1" {
+		t.Errorf("X=%q, want arg1", v)
+	}
+	if len(ctx.Mounts) != 1 || ctx.Mounts[0].Target != "/t" {
+		t.Errorf("mounts %+v, want tmpfs on /t", ctx.Mounts)
+	}
+	err := RunAll(newCtx(t), []Hook{Exec("conf hooks()", "/bin/sh", "-c", "exit 4")})
+	if err == nil || err.Error() != "conf hooks() exited with return code 4" {
+		t.Errorf("err = %v, want conf hooks() exited with return code 4", err)
+	}
+}

@@ -14,6 +14,10 @@ import (
 	"github.com/gpyxis/gpyxis/pkg/namespaces"
 )
 
+// FirstExtraFD is the fd number StartConfig.ExtraFiles[0] gets in the
+// command.
+const FirstExtraFD = 4
+
 // StartConfig describes a container process.
 type StartConfig struct {
 	// Rootfs is the mount setup; Rootfs.Unshare also picks the namespaces.
@@ -38,6 +42,11 @@ type StartConfig struct {
 	// Seccomp is a BPF program (pkg/filter.BPF) the init loads just before it
 	// execs the command. Default: none.
 	Seccomp []byte
+	// ExtraFiles are open files the command inherits as fds 4, 5, ... (fd 3
+	// is the init's socket, closed when the command is exec'd): the rc
+	// script of `start --rc`, read as /proc/self/fd/4 as enroot-switchroot
+	// does with its memfd copy.
+	ExtraFiles []*os.File
 }
 
 // Process is a running container process.
@@ -79,7 +88,7 @@ func Start(ctx context.Context, c StartConfig) (*Process, error) {
 
 	cmd := exec.CommandContext(ctx, "/proc/self/exe", InitArg)
 	cmd.Env = []string{initFDEnv + "=3"}
-	cmd.ExtraFiles = []*os.File{child} // fd 3; os/exec clears its CLOEXEC
+	cmd.ExtraFiles = append([]*os.File{child}, c.ExtraFiles...) // fd 3, then 4...; os/exec clears their CLOEXEC
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Stdin, c.Stdout, c.Stderr
 	cmd.SysProcAttr = namespaces.SysProcAttr(c.IDMap, os.Geteuid(), os.Getegid(), c.Rootfs.Unshare)
 	err = cmd.Start()

@@ -368,3 +368,19 @@ func TestStartValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestExtraFiles passes an open file to the command: it is readable through
+// /proc/self/fd/FirstExtraFD inside, while the init's socket (fd 3) is not
+// inherited.
+func TestExtraFiles(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "extra")
+	must(t, err)
+	defer f.Close()
+	_, err = f.WriteString("from-the-host\n")
+	must(t, err)
+	c := StartConfig{Rootfs: Config{Rootfs: newRootfs(t)}, ExtraFiles: []*os.File{f}}
+	out := sh(t, c, fmt.Sprintf(`cat /proc/self/fd/%d; test -e /proc/self/fd/3 && echo fd3-open; true`, FirstExtraFD))
+	if out != "from-the-host\n" {
+		t.Errorf("output %q, want the extra file's content and no fd 3", out)
+	}
+}
