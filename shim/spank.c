@@ -567,8 +567,10 @@ static int release(spank_t sp)
 	struct call c;
 	if (!g.enabled || g.released)
 		return 0;
-	g.released = 1;
 	int rv = call(sp, "exit", 1, job_env(sp), &c);
+	/* A cancelled step's processes are killed around task_exit, this call
+	 * included: slurm_spank_exit then tries again, once they are gone. */
+	g.released = rv == 0;
 	call_free(&c);
 	return rv;
 }

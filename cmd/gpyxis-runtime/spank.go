@@ -34,11 +34,19 @@ func runSpank(stdout io.Writer, args []string) error {
 		}
 		return errUsage
 	}
-	conn := os.NewFile(spankFD, "spank")
 	var st unix.Stat_t
-	if conn == nil || unix.Fstat(spankFD, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+	if unix.Fstat(spankFD, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFSOCK {
 		return errors.New("spank: fd 3 is not the plugin's socket (this command is run by spank_gpyxis.so)")
 	}
+	// Move the socket off fd 3, close-on-exec: the containers and programs
+	// this process starts get their own fd 3 (ExtraFiles), and must not
+	// inherit the plugin's socket.
+	fd, err := unix.FcntlInt(spankFD, unix.F_DUPFD_CLOEXEC, 10)
+	if err != nil {
+		return fmt.Errorf("spank: %w", err)
+	}
+	unix.Close(spankFD)
+	conn := os.NewFile(uintptr(fd), "spank")
 	req, err := spank.ReadRequest(conn)
 	if err != nil {
 		return fmt.Errorf("spank: %w", err)

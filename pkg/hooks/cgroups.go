@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gpyxis/gpyxis/pkg/mountspec"
 	"github.com/gpyxis/gpyxis/pkg/rootfs"
 )
 
@@ -107,7 +107,7 @@ func readCgroupMounts(file string) ([]cgroupMount, error) {
 		if len(a) < 5 || len(b) < 3 || (b[0] != "cgroup" && b[0] != "cgroup2") {
 			continue
 		}
-		out = append(out, cgroupMount{root: unescapeMountinfo(a[3]), point: unescapeMountinfo(a[4]), fstype: b[0], super: b[2]})
+		out = append(out, cgroupMount{root: mountspec.UnescapeMountinfo(a[3]), point: mountspec.UnescapeMountinfo(a[4]), fstype: b[0], super: b[2]})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("cgroups: %w", err)
@@ -157,23 +157,4 @@ func relCgroup(root, p string) (string, bool) {
 		return "", false
 	}
 	return path.Clean("/" + strings.TrimPrefix(p, root)), true
-}
-
-// unescapeMountinfo decodes the octal escapes (\040) of a mountinfo field.
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }

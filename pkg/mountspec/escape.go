@@ -2,6 +2,7 @@ package mountspec
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -107,4 +108,25 @@ func varNameLen(s string) int {
 		}
 	}
 	return len(s)
+}
+
+// UnescapeMountinfo decodes the octal escapes (\040) of a field of
+// /proc/PID/mountinfo or /proc/mounts; a backslash not followed by three
+// octal digits is kept as is.
+func UnescapeMountinfo(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+4 <= len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }

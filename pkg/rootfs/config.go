@@ -77,6 +77,10 @@ type Mount struct {
 	// not exist or its target is missing and cannot be created (enroot
 	// nofail). Other errors are still fatal.
 	Optional bool `json:"optional,omitempty"`
+	// Detach lazily unmounts what is mounted on Target (enroot x-detach,
+	// pyxis' "umount:" entries) instead of mounting: it removes a mount an
+	// earlier entry or hook made, such as the home directory.
+	Detach bool `json:"detach,omitempty"`
 }
 
 // Create is the x-create policy of a mount target: the same values as the mount

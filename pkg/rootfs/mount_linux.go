@@ -13,6 +13,9 @@ import (
 // mount makes m inside the rootfs. Optional mounts whose source or target is
 // missing are skipped with a debug message.
 func (r *root) mount(m Mount, log *slog.Logger) error {
+	if m.Detach {
+		return r.detach(m, log)
+	}
 	bind := m.Flags&unix.MS_BIND != 0
 	what := m.Source
 	if what == "" {
@@ -84,4 +87,27 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// detach lazily unmounts the mount on m.Target, resolved inside the rootfs.
+func (r *root) detach(m Mount, log *slog.Logger) error {
+	fd, err := r.open(m.Target)
+	if err != nil {
+		if m.Optional && errors.Is(err, unix.ENOENT) {
+			log.Debug("skipping optional unmount: no target", "target", m.Target)
+			return nil
+		}
+		return fmt.Errorf("unmount %s: %w", m.Target, err)
+	}
+	defer unix.Close(fd)
+	// The fd, opened after the mount, names the mount's root: umount2 on its
+	// /proc/self/fd link acts on that mount and no path is resolved again.
+	if err := unix.Unmount(fdPath(fd), unix.MNT_DETACH); err != nil {
+		if m.Optional && errors.Is(err, unix.EINVAL) {
+			log.Debug("skipping optional unmount: not a mount point", "target", m.Target)
+			return nil
+		}
+		return fmt.Errorf("unmount %s: %w", m.Target, err)
+	}
+	return nil
 }

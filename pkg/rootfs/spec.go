@@ -21,7 +21,7 @@ func FromSpecs(specs []mountspec.Mount) []Mount {
 		}
 		out = append(out, Mount{
 			Source: m.Source, Target: m.Target, FSType: fstype, Flags: flags, Data: m.Data,
-			Create: m.Create, Optional: m.NoFail,
+			Create: m.Create, Optional: m.NoFail, Detach: m.Detach,
 		})
 	}
 	return out

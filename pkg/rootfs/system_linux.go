@@ -35,13 +35,20 @@ func systemMounts(u namespaces.Unshare) []Mount {
 	if u.Net {
 		sys = Mount{Source: "sysfs", Target: "/sys", FSType: "sysfs", Flags: unix.MS_RDONLY | nosuid | nodev | noexec, Create: CreateDir}
 	}
-	ms := []Mount{
-		proc,
-		sys,
+	ms := []Mount{proc, sys}
+	if u.Net {
+		// A fresh sysfs has an empty /sys/fs/cgroup: bring the host's
+		// hierarchies (a tmpfs of v1 mount points, or cgroup2) so that the
+		// cgroups hook finds the mount points it binds the container's
+		// cgroup over.
+		ms = append(ms, Mount{Source: "/sys/fs/cgroup", Target: "/sys/fs/cgroup",
+			Flags: rbind | unix.MS_RDONLY | nosuid | nodev | noexec, Optional: true})
+	}
+	ms = append(ms, []Mount{
 		// The whole host /dev, with GPUs, InfiniBand and /dev/shm. nodev is
 		// not set, or the devices would be unusable.
 		{Source: "/dev", Target: "/dev", Flags: rbind | nosuid | noexec, Create: CreateDir},
-	}
+	}...)
 	// /var/run and /var/lock are usually links to /run and /run/lock; the
 	// in-root resolution mounts the tmpfs on /run, and /run/lock is then
 	// created in that tmpfs even when the rootfs is read-only.

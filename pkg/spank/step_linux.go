@@ -556,11 +556,16 @@ func hold(ctx context.Context, req *Request, j *job, d Deps, store container.Sto
 		hookCfg["mount_home"] = map[bool]string{true: "1", false: "0"}[o.MountHome == On]
 	}
 	mounts := append([]mountspec.Mount(nil), o.Mounts...)
-	for _, m := range mounts {
+	for i, m := range mounts {
 		// Absolute sources only, as pyxis (relative ones are left to the mount).
 		if err := mountspec.CheckSource(m, ""); err != nil {
 			return nil, err
 		}
+		t, err := rootTarget(m.Target)
+		if err != nil {
+			return nil, err
+		}
+		mounts[i].Target = t
 	}
 	extra, err := stepMounts(req)
 	if err != nil {
@@ -595,6 +600,29 @@ func hold(ctx context.Context, req *Request, j *job, d Deps, store container.Sto
 		NoEntrypoint: true, Env: env, Mounts: container.Mounts(mounts), Unshare: unshare,
 		HookConfig: hookCfg, ConfDirs: d.ConfDirs, Logger: d.Logger, Stderr: d.Log,
 	}, filepath.Join(j.dir, "holder."+name+"."+j.jobID+"."+j.stepID+".json"))
+}
+
+// rootTarget makes a --container-mounts target absolute: a relative one
+// ("./data", "../x") is taken from the container's root, as enroot resolves
+// it, and one that climbs above the root is refused with EXDEV, enroot's
+// "Cross-device link".
+func rootTarget(target string) (string, error) {
+	if strings.HasPrefix(target, "/") {
+		return target, nil
+	}
+	depth := 0
+	for _, c := range strings.Split(target, "/") {
+		switch c {
+		case "", ".":
+		case "..":
+			if depth--; depth < 0 {
+				return "", fmt.Errorf("--container-mounts: mount target %s is outside the container: %w", target, unix.EXDEV)
+			}
+		default:
+			depth++
+		}
+	}
+	return filepath.Join("/", target), nil
 }
 
 // stepMounts are the mounts Slurm itself needs in the container: the batch
