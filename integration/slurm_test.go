@@ -16,7 +16,7 @@ import (
 func TestSlurmSmoke(t *testing.T) {
 	env := harness.Require(t)
 	s := env.RequireSlurm(t)
-	out, err := exec.Command("srun", "-N1", "-n2", "hostname").CombinedOutput()
+	out, err := exec.Command("srun", "-N1", "-w", s.Nodes[0], "-n2", "hostname").CombinedOutput()
 	if err != nil || strings.Count(string(out), s.Nodes[0]+"\n") != 2 {
 		t.Fatalf("srun -N1 -n2 hostname: %v %q; want %s twice", err, out, s.Nodes[0])
 	}
