@@ -74,7 +74,7 @@ ml_layer3() {
 	ln "$ml/hardlink-a" "$ml/hardlink-cross"
 	ml_tar ml3 "$r"
 	tar --delete -f "$BUILD/tmp/ml3.tar" opt/ml/hardlink-a
-	tar -tvf "$BUILD/tmp/ml3.tar" | grep -q 'opt/ml/hardlink-cross link to opt/ml/hardlink-a' ||
+	[[ $(tar -tvf "$BUILD/tmp/ml3.tar") == *'opt/ml/hardlink-cross link to opt/ml/hardlink-a'* ]] ||
 		die "layer 3 lost its cross-layer hardlink"
 }
 

@@ -172,9 +172,10 @@ setup_netns() {
 	if ! ip link show "$HOST_IF" >/dev/null 2>&1; then
 		ip link add "$HOST_IF" type veth peer name "$NS_IF" netns "$NETNS"
 	fi
-	ip addr show dev "$HOST_IF" | grep -q "inet $HOST_ADDR/" || ip addr add "$HOST_ADDR/24" dev "$HOST_IF"
+	# Not "ip ... | grep -q": with pipefail, grep -q exiting first makes ip fail on SIGPIPE.
+	[[ $(ip addr show dev "$HOST_IF") == *"inet $HOST_ADDR/"* ]] || ip addr add "$HOST_ADDR/24" dev "$HOST_IF"
 	ip link set "$HOST_IF" up
-	ip -n "$NETNS" addr show dev "$NS_IF" | grep -q "inet $NS_ADDR/" || ip -n "$NETNS" addr add "$NS_ADDR/24" dev "$NS_IF"
+	[[ $(ip -n "$NETNS" addr show dev "$NS_IF") == *"inet $NS_ADDR/"* ]] || ip -n "$NETNS" addr add "$NS_ADDR/24" dev "$NS_IF"
 	ip -n "$NETNS" link set "$NS_IF" up
 	ip -n "$NETNS" link set lo up
 }
