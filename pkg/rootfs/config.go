@@ -1,10 +1,12 @@
 package rootfs
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"path"
 	"path/filepath"
+	"strings"
 
 	"github.com/gpyxis/gpyxis/pkg/mountspec"
 	"github.com/gpyxis/gpyxis/pkg/namespaces"
@@ -40,6 +42,17 @@ type Config struct {
 	Unshare namespaces.Unshare `json:"unshare,omitzero"`
 	// Hostname, if set, is the container's hostname. It needs Unshare.UTS.
 	Hostname string `json:"hostname,omitempty"`
+	// Overlay, if set, makes the root filesystem an overlay of a read-only
+	// lower tree (a node cache entry shared by many containers) and a
+	// private upper directory, mounted on Rootfs inside the container's
+	// namespaces (unprivileged overlayfs, Linux 5.11) instead of binding
+	// Rootfs onto itself. Rootfs is then an empty mount point.
+	Overlay *Overlay `json:"overlay,omitempty"`
+	// OverlayOnly makes Setup stop after mounting the overlay: a holder
+	// started so keeps the merged tree reachable from the host through
+	// /proc/PID/root/ROOTFS, where the hooks prepare it (their writes land in
+	// the upper directory) before the container proper starts.
+	OverlayOnly bool `json:"overlay_only,omitempty"`
 	// Mounts are the caller's mounts (--container-mounts, image volumes,
 	// hooks), made in order after the system mounts.
 	Mounts []Mount `json:"mounts,omitempty"`
@@ -109,6 +122,16 @@ func (c *Config) validate() error {
 	if c.Hostname != "" && !c.Unshare.UTS {
 		return fmt.Errorf("hostname %q needs a UTS namespace", c.Hostname)
 	}
+	if o := c.Overlay; o != nil {
+		for _, p := range []string{o.Lower, o.Upper, o.Work} {
+			// The overlay option string separates with ',' and ':'.
+			if !filepath.IsAbs(p) || strings.ContainsAny(p, ",:\\") {
+				return fmt.Errorf("overlay directory %q: must be an absolute path without ',', ':' or '\\'", p)
+			}
+		}
+	} else if c.OverlayOnly {
+		return errors.New("overlay_only without an overlay")
+	}
 	for _, m := range c.Mounts {
 		if !path.IsAbs(m.Target) {
 			return fmt.Errorf("mount target %q: not an absolute path", m.Target)
@@ -125,6 +148,13 @@ func (c *Config) logger() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return c.Logger
+}
+
+// Overlay names the directories of an overlay root filesystem.
+type Overlay struct {
+	Lower string `json:"lower"` // read-only tree, never written
+	Upper string `json:"upper"` // the container's changes
+	Work  string `json:"work"`  // overlayfs' work directory, on Upper's filesystem
 }
 
 // Link is a symbolic link Setup makes: Path (absolute, inside the container) points

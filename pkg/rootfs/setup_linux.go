@@ -44,7 +44,17 @@ func Setup(c Config) error {
 	// pivot_root needs the new root to be a mount point whose parent is not
 	// shared; a bind of the directory onto itself makes it one. Recursive
 	// so that mounts already under it (a squashfuse overlay) come along.
-	if err := unix.Mount(c.Rootfs, c.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	if o := c.Overlay; o != nil {
+		// An overlay is a mount point of its own. Mounted here, in the
+		// container's user namespace, it needs no privilege on the host.
+		opts := "lowerdir=" + o.Lower + ",upperdir=" + o.Upper + ",workdir=" + o.Work
+		if err := unix.Mount("overlay", c.Rootfs, "overlay", 0, opts); err != nil {
+			return fmt.Errorf("overlay rootfs on %s: %w", c.Rootfs, err)
+		}
+		if c.OverlayOnly {
+			return nil
+		}
+	} else if err := unix.Mount(c.Rootfs, c.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind rootfs %s: %w", c.Rootfs, err)
 	}
 	// Opened only now, on the bind: every later mount goes through this fd
