@@ -1,0 +1,440 @@
+package imagecache
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	imgspec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Layout of a cache directory:
+//
+//	KEY/            a published entry, never modified after the rename
+//	  rootfs/       the image's tree
+//	  meta.json     Meta: what it is, its size, its tree digest
+//	  use           shared flock held by every container on the entry
+//	KEY.lock        exclusive flock of the entry's producer
+//	KEY.used        its mtime is the entry's last use (LRU)
+//	.tmp-KEY-RAND/  an entry being produced; left by a crash, removed by GC
+const (
+	metaFile = "meta.json"
+	useFile  = "use"
+	tmpPref  = ".tmp-"
+)
+
+// ErrTampered is returned (wrapped) when a published entry no longer
+// matches the tree digest recorded when it was produced.
+var ErrTampered = errors.New("cache entry modified after it was published")
+
+// Cache is a directory of ready root filesystem trees.
+type Cache struct {
+	Dir    string
+	Logger *slog.Logger // default: discard
+}
+
+// Meta describes an entry.
+type Meta struct {
+	Key     string               `json:"key"`
+	Source  string               `json:"source"`           // image reference or squashfs path
+	Digest  string               `json:"digest,omitempty"` // manifest digest of a registry image
+	Config  imgspec.ImageConfig  `json:"config"`           // entrypoint, command, workdir
+	Created time.Time            `json:"created"`
+	Size    int64                `json:"size"` // bytes of file content
+	Files   int64                `json:"files"`
+	Tree    string               `json:"tree"` // TreeDigest at publication
+}
+
+// Entry is a published entry.
+type Entry struct {
+	Meta   Meta
+	Dir    string // KEY/
+	Rootfs string // KEY/rootfs
+}
+
+// Key derives an entry key from the parts that decide an entry's content
+// (source digest, platform, options, format version).
+func Key(parts ...string) string {
+	h := sha256.New()
+	io.WriteString(h, "gpyxis-rootfs-v1")
+	for _, p := range parts {
+		io.WriteString(h, "\x00"+p)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// SquashfsKey identifies a squashfs file by what changes when it is
+// replaced or rewritten: device, inode, size, modification time, and a
+// digest of its first 64 KiB (superblock, and the tables' start). Reading
+// a shared file again each step costs one stat and 64 KiB.
+func SquashfsKey(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return "", fmt.Errorf("stat %s: %w", path, err)
+	}
+	h := sha256.New()
+	if _, err := io.CopyN(h, f, 64<<10); err != nil && err != io.EOF {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	return Key("squashfs", fmt.Sprintf("%d:%d:%d:%d.%d", st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec),
+		hex.EncodeToString(h.Sum(nil))), nil
+}
+
+func (c *Cache) log() *slog.Logger {
+	if c.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Logger
+}
+
+// Get returns the entry for key, producing it with fill (which writes the
+// tree into the directory it is given and returns the entry's Meta) when
+// it is missing or fails its check. Concurrent callers for one key wait on
+// the producer's lock, so the work is done once; a producer that crashed
+// leaves only a .tmp- directory and its lock released.
+func (c *Cache) Get(ctx context.Context, key string, fill func(rootfs string) (Meta, error)) (*Entry, error) {
+	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("cache directory: %w", err)
+	}
+	if e, err := c.lookup(key); err == nil {
+		return e, nil
+	}
+	unlock, err := flock(ctx, filepath.Join(c.Dir, key+".lock"), unix.LOCK_EX)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	e, err := c.lookup(key)
+	if err == nil {
+		return e, nil // another producer finished while we waited
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		c.log().Warn("rebuilding cache entry", "key", key, "err", err)
+		if err := c.remove(key); err != nil {
+			return nil, err
+		}
+	}
+	return c.produce(key, fill)
+}
+
+// lookup returns a published entry after a cheap check of its tree.
+func (c *Cache) lookup(key string) (*Entry, error) {
+	dir := filepath.Join(c.Dir, key)
+	b, err := os.ReadFile(filepath.Join(dir, metaFile))
+	if err != nil {
+		return nil, err
+	}
+	var m Meta
+	if err := json.Unmarshal(b, &m); err != nil || m.Key != key {
+		return nil, fmt.Errorf("cache entry %s: bad %s", key, metaFile)
+	}
+	e := &Entry{Meta: m, Dir: dir, Rootfs: filepath.Join(dir, "rootfs")}
+	tree, _, _, err := TreeDigest(e.Rootfs)
+	if err != nil {
+		return nil, fmt.Errorf("cache entry %s: %w", key, err)
+	}
+	if tree != m.Tree {
+		return nil, fmt.Errorf("cache entry %s: %w", key, ErrTampered)
+	}
+	return e, nil
+}
+
+func (c *Cache) produce(key string, fill func(string) (Meta, error)) (*Entry, error) {
+	var rnd [6]byte
+	rand.Read(rnd[:])
+	tmp := filepath.Join(c.Dir, tmpPref+key+"-"+hex.EncodeToString(rnd[:]))
+	if err := os.MkdirAll(filepath.Join(tmp, "rootfs"), 0o700); err != nil {
+		return nil, fmt.Errorf("cache entry: %w", err)
+	}
+	published := false
+	defer func() {
+		if !published {
+			removeTree(tmp)
+		}
+	}()
+	m, err := fill(filepath.Join(tmp, "rootfs"))
+	if err != nil {
+		return nil, err
+	}
+	m.Key, m.Created = key, time.Now().UTC()
+	if m.Tree, m.Files, m.Size, err = TreeDigest(filepath.Join(tmp, "rootfs")); err != nil {
+		return nil, fmt.Errorf("cache entry: %w", err)
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, metaFile), b, 0o600); err != nil {
+		return nil, fmt.Errorf("cache entry: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, useFile), nil, 0o600); err != nil {
+		return nil, fmt.Errorf("cache entry: %w", err)
+	}
+	// The rename publishes the entry whole: a reader sees all of it or none.
+	if err := os.Rename(tmp, filepath.Join(c.Dir, key)); err != nil {
+		return nil, fmt.Errorf("publish cache entry: %w", err)
+	}
+	published = true
+	touch(filepath.Join(c.Dir, key+".used"))
+	return &Entry{Meta: m, Dir: filepath.Join(c.Dir, key), Rootfs: filepath.Join(c.Dir, key, "rootfs")}, nil
+}
+
+// Use marks the entry used now and returns a file holding a shared lock on
+// it: the entry is not evicted while the file (or a process it was passed
+// to, such as the container's holder) keeps it open.
+func (c *Cache) Use(e *Entry) (*os.File, error) {
+	f, err := os.Open(filepath.Join(e.Dir, useFile))
+	if err != nil {
+		return nil, fmt.Errorf("use cache entry: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("use cache entry: %w", err)
+	}
+	touch(filepath.Join(c.Dir, e.Meta.Key+".used"))
+	return f, nil
+}
+
+// Info is an entry as List reports it.
+type Info struct {
+	Meta
+	LastUsed time.Time
+	InUse    bool
+	Bytes    int64 // disk usage, from Meta.Size
+}
+
+// List returns the published entries, most recently used first.
+func (c *Cache) List() ([]Info, error) {
+	ents, err := os.ReadDir(c.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list cache: %w", err)
+	}
+	var out []Info
+	for _, d := range ents {
+		if !d.IsDir() || strings.HasPrefix(d.Name(), ".") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(c.Dir, d.Name(), metaFile))
+		if err != nil {
+			continue
+		}
+		var i Info
+		if json.Unmarshal(b, &i.Meta) != nil {
+			continue
+		}
+		if fi, err := os.Stat(filepath.Join(c.Dir, d.Name()+".used")); err == nil {
+			i.LastUsed = fi.ModTime()
+		} else {
+			i.LastUsed = i.Created
+		}
+		i.InUse = inUse(filepath.Join(c.Dir, d.Name()))
+		i.Bytes = i.Size
+		out = append(out, i)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].LastUsed.After(out[b].LastUsed) })
+	return out, nil
+}
+
+// inUse reports whether a container holds the entry's shared lock.
+func inUse(dir string) bool {
+	f, err := os.Open(filepath.Join(dir, useFile))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+		return true
+	}
+	unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	return false
+}
+
+// GC evicts least recently used entries that no container uses until the
+// total is at most maxBytes (0: no size limit) and none is older than
+// maxAge (0: no age limit), and removes what crashed producers left. It
+// returns the evicted entries.
+func (c *Cache) GC(maxBytes int64, maxAge time.Duration) ([]Info, error) {
+	list, err := c.List()
+	if err != nil {
+		return nil, err
+	}
+	var total int64
+	for _, i := range list {
+		total += i.Bytes
+	}
+	var evicted []Info
+	var errs []error
+	for k := len(list) - 1; k >= 0; k-- { // least recently used first
+		i := list[k]
+		old := maxAge > 0 && time.Since(i.LastUsed) > maxAge
+		if !old && (maxBytes <= 0 || total <= maxBytes) {
+			continue
+		}
+		if err := c.evict(i.Key); err != nil {
+			if !errors.Is(err, errBusy) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		total -= i.Bytes
+		evicted = append(evicted, i)
+	}
+	c.removeStale()
+	return evicted, errors.Join(errs...)
+}
+
+var errBusy = errors.New("cache entry in use")
+
+// evict removes one entry unless it is in use or being produced. The use
+// lock is held exclusively while the entry is renamed away, so no
+// container can start on it meanwhile.
+func (c *Cache) evict(key string) error {
+	unlock, err := flock(context.Background(), filepath.Join(c.Dir, key+".lock"), unix.LOCK_EX|unix.LOCK_NB)
+	if err != nil {
+		return errBusy
+	}
+	defer unlock()
+	f, err := os.Open(filepath.Join(c.Dir, key, useFile))
+	if err == nil {
+		defer f.Close()
+		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+			return errBusy
+		}
+	}
+	return c.remove(key)
+}
+
+// remove renames the entry out of the way, then deletes it.
+func (c *Cache) remove(key string) error {
+	var rnd [6]byte
+	rand.Read(rnd[:])
+	gone := filepath.Join(c.Dir, tmpPref+"gone-"+key+"-"+hex.EncodeToString(rnd[:]))
+	if err := os.Rename(filepath.Join(c.Dir, key), gone); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove cache entry %s: %w", key, err)
+	}
+	os.Remove(filepath.Join(c.Dir, key+".used"))
+	return removeTree(gone)
+}
+
+// removeStale deletes .tmp- directories whose producer is gone (its
+// entry's lock is free).
+func (c *Cache) removeStale() {
+	ents, _ := os.ReadDir(c.Dir)
+	for _, d := range ents {
+		name := d.Name()
+		if !d.IsDir() || !strings.HasPrefix(name, tmpPref) {
+			continue
+		}
+		key := strings.TrimPrefix(strings.TrimPrefix(name, tmpPref), "gone-")
+		if i := strings.LastIndexByte(key, '-'); i > 0 {
+			key = key[:i]
+		}
+		unlock, err := flock(context.Background(), filepath.Join(c.Dir, key+".lock"), unix.LOCK_EX|unix.LOCK_NB)
+		if err != nil {
+			continue // being produced right now
+		}
+		removeTree(filepath.Join(c.Dir, name))
+		unlock()
+	}
+}
+
+// TreeDigest hashes what a stat of every entry of the tree says (path,
+// type, mode, size, modification time, link target): it changes when a
+// file is replaced, resized or touched, at the cost of a directory walk.
+// It also returns the number of entries and the bytes of file content.
+func TreeDigest(root string) (digest string, files, size int64, err error) {
+	h := sha256.New()
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		fmt.Fprintf(h, "%s\x00%o\x00%d\x00%d.%d", rel, st.Mode, st.Size, st.Mtim.Sec, st.Mtim.Nsec)
+		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			t, _ := os.Readlink(p)
+			io.WriteString(h, "\x00"+t)
+		}
+		io.WriteString(h, "\n")
+		files++
+		if st.Mode&unix.S_IFMT == unix.S_IFREG {
+			size += st.Blocks * 512
+		}
+		return nil
+	})
+	if err != nil {
+		return "", 0, 0, fmt.Errorf("tree digest: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), files, size, nil
+}
+
+func touch(path string) {
+	now := time.Now()
+	if err := os.Chtimes(path, now, now); errors.Is(err, fs.ErrNotExist) {
+		if f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+			f.Close()
+		}
+	}
+}
+
+// flock locks path (created if needed) with how (LOCK_EX or LOCK_SH, with
+// LOCK_NB to fail at once), waiting as long as ctx allows.
+func flock(ctx context.Context, path string, how int) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	for {
+		err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) || how&unix.LOCK_NB != 0 {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, ctx.Err())
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+// removeTree deletes a tree whose directories may be read-only (images hold
+// 0555 and 0000 directories).
+func removeTree(dir string) error {
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if d != nil && d.IsDir() {
+			_ = os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	return os.RemoveAll(dir)
+}
