@@ -167,8 +167,11 @@ func (s *spankEnv) data(node string) string { return filepath.Join(s.Dir, "data-
 func (s *spankEnv) containers() []string {
 	var out []string
 	m, _ := filepath.Glob(filepath.Join(s.Dir, "data-*", "pyxis_*"))
-	for _, p := range m {
-		out = append(out, filepath.Base(filepath.Dir(p))+"/"+filepath.Base(p))
+	// An unnamed step's container lives on an overlay of the node's cached
+	// image tree: its own directory is .overlay-NAME.
+	o, _ := filepath.Glob(filepath.Join(s.Dir, "data-*", ".overlay-pyxis_*"))
+	for _, p := range append(m, o...) {
+		out = append(out, filepath.Base(filepath.Dir(p))+"/"+strings.TrimPrefix(filepath.Base(p), ".overlay-"))
 	}
 	sort.Strings(out)
 	return out

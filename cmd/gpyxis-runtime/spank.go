@@ -58,9 +58,14 @@ func runSpank(stdout io.Writer, args []string) error {
 	herr := handleSpank(req, rep)
 	// conn must stay referenced until here: its finalizer would close fd 3,
 	// and a file opened meanwhile would get the number.
-	err = unix.Sendmsg(int(conn.Fd()), rep.Bytes(), unix.UnixRights(rep.Fds...), nil, 0)
+	fds := make([]int, len(rep.Files))
+	for i, f := range rep.Files {
+		fds[i] = int(f.Fd())
+	}
+	err = unix.Sendmsg(int(conn.Fd()), rep.Bytes(), unix.UnixRights(fds...), nil, 0)
 	runtime.KeepAlive(conn)
-	if len(rep.Bytes()) == 0 && len(rep.Fds) == 0 {
+	runtime.KeepAlive(rep.Files)
+	if len(rep.Bytes()) == 0 && len(rep.Files) == 0 {
 		err = nil // nothing to send: the plugin sees EOF
 	}
 	if err != nil {

@@ -53,6 +53,18 @@ type Config struct {
 	// SharedCacheDir is a node-wide blob cache (SHARED_CACHE_DIR, gpyxis
 	// only). Default: empty, none.
 	SharedCacheDir string
+	// RootfsCache keeps unpacked images as read-only trees under
+	// CachePath/rootfs (pkg/imagecache) and starts unnamed Slurm
+	// containers on an overlay of them (ROOTFS_CACHE, gpyxis only).
+	// Default: true.
+	RootfsCache bool
+	// RootfsCacheMaxMB caps the trees' total size; least recently used ones
+	// that no container uses are evicted when a new one is added
+	// (ROOTFS_CACHE_MAX_MB). 0: no cap. Default: 51200.
+	RootfsCacheMaxMB int
+	// RootfsCacheMaxDays evicts trees unused for longer
+	// (ROOTFS_CACHE_MAX_DAYS). 0: no age limit. Default: 0.
+	RootfsCacheMaxDays int
 	// Hooks switches the builtin hooks named by HookNames (HOOK_<NAME>).
 	// Default: every hook on.
 	Hooks map[string]bool

@@ -46,6 +46,9 @@ type HolderConfig struct {
 	Stderr io.Writer
 	// Debug makes the init log skipped optional mounts to Stderr.
 	Debug bool
+	// ExtraFiles are open files the holder keeps for its whole life (as
+	// fds 4, 5, ...): a shared lock on the cache entry under its rootfs.
+	ExtraFiles []*os.File
 }
 
 // HolderState is what a joiner needs to know about a running holder. It is
@@ -114,7 +117,7 @@ func StartHolder(ctx context.Context, c HolderConfig) (*Holder, error) {
 
 	cmd := exec.Command("/proc/self/exe", InitArg)
 	cmd.Env = append(filterEnv(c.Env), initFDEnv+"=3")
-	cmd.ExtraFiles = []*os.File{child}
+	cmd.ExtraFiles = append([]*os.File{child}, c.ExtraFiles...)
 	cmd.Stderr = c.Stderr
 	cmd.SysProcAttr = namespaces.SysProcAttr(c.IDMap, os.Geteuid(), os.Getegid(), c.Rootfs.Unshare)
 	// No controlling terminal and no job-control signals from the caller's.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -131,8 +132,10 @@ func (r *Request) Getenv(name string) (string, bool) {
 // Reply collects the records and fds sent back to the shim.
 type Reply struct {
 	buf bytes.Buffer
-	// Fds are namespace fds, in join order, sent with SCM_RIGHTS.
-	Fds []int
+	// Files are the namespace fds, in join order, sent with SCM_RIGHTS.
+	// They are files, not numbers, so that they stay open until sent: a
+	// dropped *os.File closes its fd when the garbage collector finds it.
+	Files []*os.File
 }
 
 func (r *Reply) add(key, val string) {
@@ -164,8 +167,8 @@ func (r *Reply) Unsetenv(name string) { r.add("unsetenv", name) }
 
 // Bytes returns the records, with fds=N first when fds are passed.
 func (r *Reply) Bytes() []byte {
-	if len(r.Fds) == 0 {
+	if len(r.Files) == 0 {
 		return r.buf.Bytes()
 	}
-	return append([]byte("fds="+strconv.Itoa(len(r.Fds))+"\x00"), r.buf.Bytes()...)
+	return append([]byte("fds="+strconv.Itoa(len(r.Files))+"\x00"), r.buf.Bytes()...)
 }

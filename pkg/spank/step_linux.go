@@ -221,6 +221,9 @@ type stepState struct {
 	OwnHolder bool               `json:"own_holder,omitempty"`
 	Holder    rootfs.HolderState `json:"holder"`
 	Save      string             `json:"save,omitempty"`
+	// Overlay is the container's own directory (upper, work, mount point)
+	// when its rootfs is an overlay of a cached tree; removed at the end.
+	Overlay string `json:"overlay,omitempty"`
 }
 
 // flock takes an exclusive lock on path, waiting for as long as ctx allows.
@@ -342,7 +345,7 @@ func setUp(ctx context.Context, req *Request, rep *Reply, j *job, d Deps) (*step
 	}
 	_, lookErr := store.Lookup(name)
 	exists := lookErr == nil
-	holder := runningHolder(store, name)
+	holder := runningHolder(store, name, j.dir)
 	switch o.NameFlag {
 	case "create":
 		if exists {
@@ -361,7 +364,26 @@ func setUp(ctx context.Context, req *Request, rep *Reply, j *job, d Deps) (*step
 			rep.Log("ignoring --container-mounts when attaching to a running container")
 		}
 		st.Holder = *holder
-		st.Holder.Dir = store.Workdir(name)
+		if st.Holder.Dir == "" {
+			st.Holder.Dir = store.Workdir(name)
+		}
+		return st, nil
+	}
+	if st.Temporary && st.Save == "" && d.Config.RootfsCache && j.ps.Importer == "" && !exists {
+		// An unnamed step starts on an overlay of the node's cached tree
+		// (pkg/imagecache): no unpacking once the image was seen.
+		h, dir, err := holdCached(ctx, req, rep, j, d, name)
+		if err != nil {
+			return nil, err
+		}
+		st.Holder, st.OwnHolder, st.Overlay = h.State, true, dir
+		if o.Entrypoint.Bool(j.ps.ExecuteEntrypoint) {
+			if err := runEntrypoint(ctx, rep, j, &st.Holder); err != nil {
+				stopHolder(&st.Holder)
+				container.RemoveRootfs(dir)
+				return nil, err
+			}
+		}
 		return st, nil
 	}
 	if exists {
@@ -378,7 +400,7 @@ func setUp(ctx context.Context, req *Request, rep *Reply, j *job, d Deps) (*step
 	}
 	st.Holder, st.OwnHolder = h.State, true
 	if o.Entrypoint.Bool(j.ps.ExecuteEntrypoint) {
-		if err := runEntrypoint(ctx, rep, j, store.Rootfs(name), &st.Holder); err != nil {
+		if err := runEntrypoint(ctx, rep, j, &st.Holder); err != nil {
 			stopHolder(&st.Holder)
 			if st.Temporary {
 				store.Remove(name)
@@ -399,8 +421,9 @@ const entrypointProbe = `pwd >&3 && cat /proc/$$/environ >&3`
 // runEntrypoint runs /etc/rc (cd WORKDIR, then ENTRYPOINT + the probe) in the
 // holder's namespaces and records the environment and directory it ends
 // with in h. Images without /etc/rc have no entrypoint to run.
-func runEntrypoint(ctx context.Context, rep *Reply, j *job, dir string, h *rootfs.HolderState) error {
-	if _, err := os.Lstat(filepath.Join(dir, "etc/rc")); err != nil {
+func runEntrypoint(ctx context.Context, rep *Reply, j *job, h *rootfs.HolderState) error {
+	// The holder's root is the container's: /etc/rc as the container sees it.
+	if _, err := os.Lstat(fmt.Sprintf("/proc/%d/root/etc/rc", h.Pid)); err != nil {
 		return nil
 	}
 	stateFile, err := os.CreateTemp(j.dir, ".probe-*.json")
@@ -547,6 +570,19 @@ func isPath(image string) bool { return strings.HasPrefix(image, ".") || strings
 
 // hold starts the step's holder on the container's rootfs.
 func hold(ctx context.Context, req *Request, j *job, d Deps, store container.Store, name string) (*container.Holding, error) {
+	so, err := startOptions(req, j, d)
+	if err != nil {
+		return nil, err
+	}
+	return store.Hold(ctx, name, so, holderFile(j, name))
+}
+
+func holderFile(j *job, name string) string {
+	return filepath.Join(j.dir, "holder."+name+"."+j.jobID+"."+j.stepID+".json")
+}
+
+// startOptions turns the step's options into the container's.
+func startOptions(req *Request, j *job, d Deps) (container.StartOptions, error) {
 	o, cfg := j.o, d.Config
 	hookCfg := map[string]string{}
 	for k, v := range d.HookConfig {
@@ -559,17 +595,17 @@ func hold(ctx context.Context, req *Request, j *job, d Deps, store container.Sto
 	for i, m := range mounts {
 		// Absolute sources only, as pyxis (relative ones are left to the mount).
 		if err := mountspec.CheckSource(m, ""); err != nil {
-			return nil, err
+			return container.StartOptions{}, err
 		}
 		t, err := rootTarget(m.Target)
 		if err != nil {
-			return nil, err
+			return container.StartOptions{}, err
 		}
 		mounts[i].Target = t
 	}
 	extra, err := stepMounts(req)
 	if err != nil {
-		return nil, err
+		return container.StartOptions{}, err
 	}
 	mounts = append(mounts, extra...)
 	var env []string
@@ -595,11 +631,11 @@ func hold(ctx context.Context, req *Request, j *job, d Deps, store container.Sto
 		}
 		return t == On
 	}
-	return store.Hold(ctx, name, container.StartOptions{
+	return container.StartOptions{
 		RemapRoot: pick(o.RemapRoot, cfg.RemapRoot), Writable: pick(o.Writable, cfg.RootfsWritable),
 		NoEntrypoint: true, Env: env, Mounts: container.Mounts(mounts), Unshare: unshare,
 		HookConfig: hookCfg, ConfDirs: d.ConfDirs, Logger: d.Logger, Stderr: d.Log,
-	}, filepath.Join(j.dir, "holder."+name+"."+j.jobID+"."+j.stepID+".json"))
+	}, nil
 }
 
 // rootTarget makes a --container-mounts target absolute: a relative one
@@ -652,9 +688,18 @@ func stepMounts(req *Request) ([]mountspec.Mount, error) {
 // runningHolder finds a running instance of container NAME whose
 // namespaces a step can join: one of its processes (pyxis takes the first
 // PID `enroot list -f` shows), preferring a holder.
-func runningHolder(store container.Store, name string) *rootfs.HolderState {
+func runningHolder(store container.Store, name, runtimeDir string) *rootfs.HolderState {
 	pids := store.Pids(name)
 	if len(pids) == 0 {
+		// An unnamed step's container lives on an overlay, outside the
+		// store: its holder's state file names it (pyxis lets a step attach
+		// to a running unnamed container by JOBID.STEPID).
+		files, _ := filepath.Glob(filepath.Join(runtimeDir, "holder."+name+".*.json"))
+		for _, f := range files {
+			if s, err := rootfs.ReadState(f); err == nil && s.Check() == nil {
+				return s
+			}
+		}
 		return nil
 	}
 	pid := pids[0]
@@ -718,9 +763,7 @@ func join(req *Request, rep *Reply, j *job, st *stepState) error {
 		}
 		return fmt.Errorf("container %s: %w", st.Name, err)
 	}
-	for _, f := range files {
-		rep.Fds = append(rep.Fds, int(f.Fd()))
-	}
+	rep.Files = files
 	dir := h.Dir
 	if j.o.Workdir != "" {
 		dir = j.o.Workdir
@@ -784,14 +827,19 @@ func opExit(req *Request, rep *Reply, d Deps) error {
 		if err := stopHolder(&st.Holder); err != nil {
 			errs = append(errs, err)
 		}
-		os.Remove(filepath.Join(j.dir, "holder."+st.Name+"."+j.jobID+"."+j.stepID+".json"))
+		os.Remove(holderFile(j, st.Name))
 	}
 	if j.ps.Importer != "" && j.o.Image != "" && !isPath(j.o.Image) {
 		if _, err := runImporter(ctx, req, j, d, "release"); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if st.Temporary && st.Failed == "" {
+	if st.Overlay != "" {
+		// The cached tree below stays; the container's own layer goes.
+		if err := container.RemoveRootfs(st.Overlay); err != nil {
+			errs = append(errs, fmt.Errorf("failed to remove container filesystem: %w", err))
+		}
+	} else if st.Temporary && st.Failed == "" {
 		rep.Info("removing container filesystem: " + st.Name)
 		if err := store.Remove(st.Name); err != nil && !errors.Is(err, container.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("failed to remove container filesystem: %w", err))
