@@ -33,6 +33,7 @@ func commands() []command {
 		{name: "remove", summary: "delete containers", run: runRemove},
 		{name: "export", summary: "write a container as a squashfs file", run: runExport},
 		{name: "digest", summary: "print an image's manifest digest for this platform (enroot digest)", run: runDigest},
+		{name: "cache", summary: "list or clean the node's cache of unpacked images (list, gc, prune)", run: runCache},
 		{name: "spank", summary: "(internal) the Slurm plugin's entry point", run: runSpank},
 		{name: "version", summary: "print the version and build information", run: runVersion},
 		{name: "help", summary: "show this help", run: func(w io.Writer, _ []string) error { return usage(w) }},

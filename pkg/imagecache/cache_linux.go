@@ -49,14 +49,14 @@ type Cache struct {
 
 // Meta describes an entry.
 type Meta struct {
-	Key     string               `json:"key"`
-	Source  string               `json:"source"`           // image reference or squashfs path
-	Digest  string               `json:"digest,omitempty"` // manifest digest of a registry image
-	Config  imgspec.ImageConfig  `json:"config"`           // entrypoint, command, workdir
-	Created time.Time            `json:"created"`
-	Size    int64                `json:"size"` // bytes of file content
-	Files   int64                `json:"files"`
-	Tree    string               `json:"tree"` // TreeDigest at publication
+	Key     string              `json:"key"`
+	Source  string              `json:"source"`           // image reference or squashfs path
+	Digest  string              `json:"digest,omitempty"` // manifest digest of a registry image
+	Config  imgspec.ImageConfig `json:"config"`           // entrypoint, command, workdir
+	Created time.Time           `json:"created"`
+	Size    int64               `json:"size"` // bytes of file content
+	Files   int64               `json:"files"`
+	Tree    string              `json:"tree"` // TreeDigest at publication
 }
 
 // Entry is a published entry.
@@ -299,6 +299,28 @@ func (c *Cache) GC(maxBytes int64, maxAge time.Duration) ([]Info, error) {
 			continue
 		}
 		total -= i.Bytes
+		evicted = append(evicted, i)
+	}
+	c.removeStale()
+	return evicted, errors.Join(errs...)
+}
+
+// Prune evicts every entry no container uses, and what crashed producers
+// left. It returns the evicted entries.
+func (c *Cache) Prune() ([]Info, error) {
+	list, err := c.List()
+	if err != nil {
+		return nil, err
+	}
+	var evicted []Info
+	var errs []error
+	for _, i := range list {
+		if err := c.evict(i.Key); err != nil {
+			if !errors.Is(err, errBusy) {
+				errs = append(errs, err)
+			}
+			continue
+		}
 		evicted = append(evicted, i)
 	}
 	c.removeStale()

@@ -154,3 +154,28 @@ func TestSquashfsKey(t *testing.T) {
 		t.Fatal("key did not change with the content")
 	}
 }
+
+func TestPruneKeepsInUse(t *testing.T) {
+	c := &Cache{Dir: t.TempDir()}
+	var calls atomic.Int32
+	a, err := c.Get(context.Background(), Key("a"), fillWith("a", &calls))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Get(context.Background(), Key("b"), fillWith("b", &calls)); err != nil {
+		t.Fatal(err)
+	}
+	use, err := c.Use(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer use.Close()
+	evicted, err := c.Prune()
+	if err != nil || len(evicted) != 1 || evicted[0].Key != Key("b") {
+		t.Fatalf("Prune = %v, %v; want only b evicted", evicted, err)
+	}
+	list, _ := c.List()
+	if len(list) != 1 || list[0].Key != Key("a") || !list[0].InUse {
+		t.Fatalf("after Prune: %+v, want a, in use", list)
+	}
+}
