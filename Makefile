@@ -95,6 +95,9 @@ ifeq ($(ROOT),0)
 	integration/bench/import.sh
 endif
 	integration/bench/start.sh
+ifeq ($(ROOT),0)
+	$(MAKE) --no-print-directory plugin && integration/infra/plugin-up.sh && integration/bench/slurm.sh
+endif
 
 up: build ## the main job from scratch: registries, test images, then import one (root)
 	integration/infra/infra-up.sh

@@ -2,8 +2,9 @@
 # slurm.sh [N]: container overhead of a Slurm step with the gpyxis plugin, on the harness
 # Slurm (plugin-up.sh must have enabled it), N runs each, as ratios against plain srun:
 #   srun -n8 true                                   plain step (baseline)
-#   srun -n8 --container-image=debian true          unnamed: layers cached, rootfs unpacked anew
-#   srun -n8 --container-image=/x.sqsh true         unnamed from a squashfs file
+#   srun -n8 --container-image=debian true          unnamed, warm: overlay of the node's cached tree
+#   srun -n8 --container-image=/x.sqsh true         the same from a squashfs file
+#   ... with GPYXIS_ROOTFS_CACHE=false              unnamed, cache off: unpacked anew each step
 #   srun -n8 --container-name=bench true            named, existing rootfs: holder + 8 joins
 #   srun -n1 --container-name=bench true            the same with one task
 # The per-task join cost is (named -n8 - named -n1) / 7: the extra tasks do nothing else.
@@ -19,6 +20,8 @@ trap 'rm -rf "$D" 2>/dev/null || { chmod -R u+w "$D"; rm -rf "$D"; }' EXIT
 mkdir -p "$D/cfg/gpyxis"
 # shellcheck disable=SC2016 # $(hostname) is for the runtime's configuration parser
 printf 'ENROOT_ALLOW_HTTP y\nENROOT_DATA_PATH %s/data-$(hostname)\n' "$D" >"$D/cfg/gpyxis/gpyxis.conf"
+mkdir -p "$D/nocache/gpyxis"
+cp "$D/cfg/gpyxis/gpyxis.conf" "$D/nocache/gpyxis/" && echo 'GPYXIS_ROOTFS_CACHE n' >>"$D/nocache/gpyxis/gpyxis.conf"
 export XDG_CONFIG_HOME=$D/cfg XDG_CACHE_HOME=$D/cache
 # Named containers live on one node: pin every step to the first.
 NODE=$(jq -r '.nodes[0]' "$GPX_STATE/slurm.json")
@@ -38,15 +41,23 @@ per_run() {
 }
 
 plain=$(per_run "${S[@]}" -n8 true)
+plain2=$(per_run "${S[@]}" -n2 true)
 unnamed=$(per_run "${S[@]}" -n8 --container-image="$IMAGE" true)
+unnamed2=$(per_run "${S[@]}" -n2 --container-image="$IMAGE" true)
 sqsh=$(per_run "${S[@]}" -n8 --container-image="$D/debian.sqsh" true)
+sqsh2=$(per_run "${S[@]}" -n2 --container-image="$D/debian.sqsh" true)
+nocache=$(XDG_CONFIG_HOME=$D/nocache per_run "${S[@]}" -n8 --container-image="$IMAGE" true)
 named8=$(per_run "${S[@]}" -n8 --container-name=bench true)
 named1=$(per_run "${S[@]}" -n1 --container-name=bench true)
 ratio() { echo "$1 / ($plain + 0.001)" | bc -l; }
 printf '\nSlurm step overhead, mean of %d runs, %d cores, Slurm %s\n' "$N" "$(nproc)" "$(srun --version | awk '{print $2}')"
 printf '%-52s %6d ms\n' "srun -n8 true (baseline)" "$plain"
-printf '%-52s %6d ms  %5.1fx\n' "srun -n8 --container-image=debian true (unnamed)" "$unnamed" "$(ratio "$unnamed")"
-printf '%-52s %6d ms  %5.1fx\n' "srun -n8 --container-image=debian.sqsh true" "$sqsh" "$(ratio "$sqsh")"
+printf '%-52s %6d ms  %5.1fx\n' "srun -n8 --container-image=debian true (warm)" "$unnamed" "$(ratio "$unnamed")"
+printf '%-52s %6d ms  %5.1fx\n' "srun -n8 --container-image=debian.sqsh true (warm)" "$sqsh" "$(ratio "$sqsh")"
+printf '%-52s %6d ms  %5.1fx\n' "srun -n8 ... debian true, GPYXIS_ROOTFS_CACHE=n" "$nocache" "$(ratio "$nocache")"
+printf '%-52s %6d ms\n' "srun -n2 true (baseline)" "$plain2"
+printf '%-52s %6d ms  %5.1fx  (+%d ms)\n' "srun -n2 --container-image=debian true (warm)" "$unnamed2" "$(echo "$unnamed2 / ($plain2 + 0.001)" | bc -l)" "$((unnamed2 - plain2))"
+printf '%-52s %6d ms  %5.1fx  (+%d ms)\n' "srun -n2 --container-image=debian.sqsh true (warm)" "$sqsh2" "$(echo "$sqsh2 / ($plain2 + 0.001)" | bc -l)" "$((sqsh2 - plain2))"
 printf '%-52s %6d ms  %5.1fx\n' "srun -n8 --container-name=bench true (existing)" "$named8" "$(ratio "$named8")"
 printf '%-52s %6d ms\n' "srun -n1 --container-name=bench true (existing)" "$named1"
 printf 'per-task join: %.1f ms ((named -n8 - named -n1) / 7)\n' "$(echo "($named8 - $named1) / 7" | bc -l)"
