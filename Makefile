@@ -99,11 +99,13 @@ ifeq ($(ROOT),0)
 	$(MAKE) --no-print-directory plugin && integration/infra/plugin-up.sh && integration/bench/slurm.sh
 endif
 
-up: build ## the main job from scratch: registries, test images, then import one (root)
+up: build ## the main job from scratch: registries, test images, Slurm; import an image, run it with srun (root)
 	integration/infra/infra-up.sh
 	@echo "registries: http://127.0.0.1:5000 (anonymous) :5001 (basic) :5002 (bearer) https://127.0.0.1:5443 (TLS)"
 	$(BIN) import --force --insecure -o bin/debian+bookworm.sqsh docker://127.0.0.1:5000#debian:bookworm
 	unsquashfs -s bin/debian+bookworm.sqsh | head -n 3
+	@# The Slurm door: the plugin enabled, then an unprivileged user's srun --container-image.
+	$(MAKE) --no-print-directory plugin && integration/infra/plugin-up.sh && integration/infra/demo.sh
 
 install: build ## install into $(DESTDIR)$(PREFIX), with the plugin and its plugstack line
 	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/gpyxis-runtime

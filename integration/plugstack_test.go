@@ -59,9 +59,15 @@ func pstackJob(t *testing.T) (string, []string) {
 
 func pstackSrun(t *testing.T, env []string, args ...string) (string, error) {
 	t.Helper()
+	return pstackRun(t, env, "srun", args...)
+}
+
+// pstackRun runs a command (srun, or setpriv ... srun) with a time limit.
+func pstackRun(t *testing.T, env []string, name string, args ...string) (string, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "srun", args...)
+	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = env
 	out, err := cmd.CombinedOutput()
 	return string(out), err

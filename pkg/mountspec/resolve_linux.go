@@ -136,15 +136,27 @@ func openRoot(rootfs string) (string, int, error) {
 	if err != nil {
 		return "", -1, fmt.Errorf("open container root: %w", err)
 	}
-	root, err := filepath.EvalSymlinks(abs)
+	// The kernel resolves the path: a magic link on the way (/proc/PID/root,
+	// how the host reaches a tree mounted in a container's namespace) is
+	// followed into that namespace, where its text ("/") would lead back to
+	// the host's own root.
+	fd, err := unix.Open(abs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return "", -1, fmt.Errorf("open container root: %w", err)
+		return "", -1, fmt.Errorf("open container root: %w", &os.PathError{Op: "open", Path: abs, Err: err})
 	}
-	fd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return "", -1, fmt.Errorf("open container root: %w", &os.PathError{Op: "open", Path: root, Err: err})
+	// Results are paths under root: the plain form of abs when it names the
+	// same directory, else abs itself.
+	root := abs
+	if r, err := filepath.EvalSymlinks(abs); err == nil && sameDir(r, fd) {
+		root = r
 	}
 	return root, fd, nil
+}
+
+// sameDir reports whether path names the directory fd is open on.
+func sameDir(path string, fd int) bool {
+	var a, b unix.Stat_t
+	return unix.Stat(path, &a) == nil && unix.Fstat(fd, &b) == nil && a.Dev == b.Dev && a.Ino == b.Ino
 }
 
 // resolveOpenat2 resolves an existing target in one openat2 call and reads
