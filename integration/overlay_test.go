@@ -57,3 +57,58 @@ func TestOverlayHooks(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedBlobCache has two users import the same image through one
+// node-wide blob cache (GPYXIS_SHARED_CACHE_DIR, a 1777 directory): the
+// layer is downloaded once, by the first. Root only: it needs two users.
+func TestSharedBlobCache(t *testing.T) {
+	env := harness.Require(t)
+	sl := env.RequireSlurm(t) // for the test user's name
+	env.RequireImage(t, "busybox", "latest")
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to act as a second user: the root run of make test covers this")
+	}
+	bin, err := runtimeBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := user.Lookup(sl.TestUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := os.MkdirTemp("", "gpx-shared-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	os.Chmod(d, 0o1777) // both users write their output and own cache here
+	// The binary under test may sit where the test user cannot reach it.
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin = filepath.Join(d, "gpyxis-runtime")
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	shared := filepath.Join(d, "blobs")
+	if err := os.Mkdir(shared, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(shared, 0o1777)
+	downloads := func(who []string, out string) int {
+		args := append(who, "env", "GPYXIS_SHARED_CACHE_DIR="+shared, "HOME="+d, "XDG_CACHE_HOME="+d+"/own-"+strconv.Itoa(len(who)),
+			bin, "import", "-v", "--insecure", "--force", "-o", filepath.Join(d, out), "docker://127.0.0.1:5000#busybox:latest")
+		o, err := pstackRun(t, os.Environ(), args[0], args[1:]...)
+		if err != nil {
+			t.Fatalf("import as %v: %v\n%s", who, err, o)
+		}
+		return strings.Count(o, "downloading layer")
+	}
+	if n := downloads([]string{"setpriv", "--reuid=" + u.Uid, "--regid=" + u.Gid, "--init-groups"}, "a.sqsh"); n != 1 {
+		t.Fatalf("first user: %d layer downloads, want 1", n)
+	}
+	if n := downloads([]string{"nice"}, "b.sqsh"); n != 0 {
+		t.Errorf("second user: %d layer downloads, want 0 (the shared cache has the layer)", n)
+	}
+}

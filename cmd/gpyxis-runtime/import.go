@@ -76,6 +76,12 @@ func (f *pullFlags) options(log *slog.Logger) ([]registry.Option, error) {
 	}
 	if f.cacheDir == "" {
 		f.cacheDir = cfg.CachePath
+		// A node-wide blob cache (an administrator's 1777 directory): blobs
+		// are verified by digest as they are read, so users share downloads
+		// without trusting each other.
+		if cfg.SharedCacheDir != "" {
+			f.cacheDir = cfg.SharedCacheDir
+		}
 	}
 	if f.jobs == 0 {
 		f.jobs = 4
