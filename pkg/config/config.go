@@ -65,6 +65,10 @@ type Config struct {
 	// RootfsCacheMaxDays evicts trees unused for longer
 	// (ROOTFS_CACHE_MAX_DAYS). 0: no age limit. Default: 0.
 	RootfsCacheMaxDays int
+	// RootfsCacheOffline lets a step whose registry cannot be reached use
+	// the tree of the digest its tag had when last resolved on this node,
+	// with a message saying so (ROOTFS_CACHE_OFFLINE). Default: false.
+	RootfsCacheOffline bool
 	// Hooks switches the builtin hooks named by HookNames (HOOK_<NAME>).
 	// Default: every hook on.
 	Hooks map[string]bool

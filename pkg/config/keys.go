@@ -101,6 +101,7 @@ func buildKeys() []*key {
 		{name: "ROOTFS_CACHE", kind: kindBool, def: constant("true"), boolean: func(c *Config) *bool { return &c.RootfsCache }},
 		{name: "ROOTFS_CACHE_MAX_MB", kind: kindInt, def: constant("51200"), integer: func(c *Config) *int { return &c.RootfsCacheMaxMB }},
 		{name: "ROOTFS_CACHE_MAX_DAYS", kind: kindInt, def: constant("0"), integer: func(c *Config) *int { return &c.RootfsCacheMaxDays }},
+		{name: "ROOTFS_CACHE_OFFLINE", kind: kindBool, def: constant("false"), boolean: func(c *Config) *bool { return &c.RootfsCacheOffline }},
 	}
 	for _, h := range HookNames {
 		ks = append(ks, &key{name: "HOOK_" + strings.ToUpper(h), kind: kindBool, def: constant("true"), hook: h})

@@ -214,6 +214,37 @@ func (c *Cache) Use(e *Entry) (*os.File, error) {
 	return f, nil
 }
 
+// Remember records that name (an image reference and platform) resolved
+// to key, for Recall when the registry cannot be reached.
+func (c *Cache) Remember(name, key string) error {
+	dir := filepath.Join(c.Dir, "tags")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	p := filepath.Join(dir, Key("tag", name))
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, []byte(key+"\n"), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, p)
+}
+
+// Recall returns the entry name last resolved to, if it is still cached,
+// and when that was recorded.
+func (c *Cache) Recall(name string) (*Entry, time.Time, error) {
+	p := filepath.Join(c.Dir, "tags", Key("tag", name))
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	e, err := c.lookup(strings.TrimSpace(string(b)))
+	return e, fi.ModTime(), err
+}
+
 // Info is an entry as List reports it.
 type Info struct {
 	Meta

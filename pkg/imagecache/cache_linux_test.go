@@ -179,3 +179,31 @@ func TestPruneKeepsInUse(t *testing.T) {
 		t.Fatalf("after Prune: %+v, want a, in use", list)
 	}
 }
+
+func TestRememberRecall(t *testing.T) {
+	c := &Cache{Dir: t.TempDir()}
+	var calls atomic.Int32
+	e, err := c.Get(context.Background(), Key("img"), fillWith("x", &calls))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Recall("reg#img:tag"); err == nil {
+		t.Fatal("Recall of a tag never remembered succeeded")
+	}
+	if err := c.Remember("reg#img:tag", e.Meta.Key); err != nil {
+		t.Fatal(err)
+	}
+	got, when, err := c.Recall("reg#img:tag")
+	if err != nil || got.Meta.Key != e.Meta.Key || time.Since(when) > time.Minute {
+		t.Fatalf("Recall = %v, %v, %v", got, when, err)
+	}
+	if list, _ := c.List(); len(list) != 1 {
+		t.Fatalf("List sees %d entries, want 1 (the tags directory is not one)", len(list))
+	}
+	if _, err := c.Prune(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Recall("reg#img:tag"); err == nil {
+		t.Fatal("Recall of an evicted entry succeeded")
+	}
+}

@@ -87,9 +87,21 @@ func cachedTree(ctx context.Context, req *Request, rep *Reply, j *job, d Deps, c
 		}
 		img, err := p.Resolve(ctx, ref)
 		if err != nil {
+			if d.Config.RootfsCacheOffline {
+				if e, when, rerr := cache.Recall(image); rerr == nil {
+					rep.Log(fmt.Sprintf("registry unreachable (%v): using the cached %s of %s, resolved %s",
+						err, image, e.Meta.Digest, when.UTC().Format(time.RFC3339)))
+					return e, false, nil
+				}
+			}
 			return nil, false, fmt.Errorf("failed to import docker image: %s: %w", image, err)
 		}
 		key = imagecache.Key("registry", img.Digest.String(), img.Platform.String())
+		defer func() {
+			if err := cache.Remember(image, key); err != nil {
+				d.Logger.Warn("remember tag", "err", err)
+			}
+		}()
 		fill = func(dir string) (imagecache.Meta, error) {
 			if total, _ := req.Int("total_tasks"); total <= 1 {
 				rep.Log("importing docker image: " + image)
