@@ -161,7 +161,7 @@ func runStart(stdout io.Writer, args []string) error {
 	if stateFile != "" && !detach {
 		return fmt.Errorf("%w: --state goes with --detach", errUsage)
 	}
-	if err := containerDefaults(fs, &o.RemapRoot, &o.Writable); err != nil {
+	if err := containerDefaults(fs, &o.RemapRoot, &o.Writable, &o.Superuser); err != nil {
 		return err
 	}
 	if o.HookConfig, o.ConfDirs, err = hookSettings(); err != nil {

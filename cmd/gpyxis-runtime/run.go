@@ -67,7 +67,8 @@ func runRun(stdout io.Writer, args []string) error {
 	if err := checkScriptFlags(rc, noEntrypoint); err != nil {
 		return err
 	}
-	if err := containerDefaults(fs, &remap, &rw); err != nil {
+	var superuser bool
+	if err := containerDefaults(fs, &remap, &rw, &superuser); err != nil {
 		return err
 	}
 	hookConfig, hookDirs, err := hookSettings()
@@ -114,7 +115,7 @@ func runRun(stdout io.Writer, args []string) error {
 	code, err := container.Run(ctx, p, container.RunOptions{
 		Ref: ref, Squashfs: sqsh, Args: pos[1:], RemapRoot: remap, Writable: rw, NoEntrypoint: noEntrypoint, Env: envs,
 		Workdir: workdir, DataDir: dataDir, HookConfig: hookConfig, ConfDirs: hookDirs, Mounts: container.Mounts(specs),
-		RC: rc, Conf: conf, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Logger: log,
+		RC: rc, Conf: conf, Superuser: superuser, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Logger: log,
 	})
 	if err != nil {
 		return fmt.Errorf("run %s: %w", pos[0], err)
@@ -187,11 +188,15 @@ func defaultDataDir() (string, error) {
 
 // containerDefaults applies REMAP_ROOT and ROOTFS_WRITABLE from the configuration
 // unless the command line set them.
-func containerDefaults(fs *flag.FlagSet, remap, rw *bool) error {
+// containerDefaults fills the options the command line left unset from the
+// configuration (REMAP_ROOT, ROOTFS_WRITABLE) and says whether root stays
+// real root (ALLOW_SUPERUSER).
+func containerDefaults(fs *flag.FlagSet, remap, rw, superuser *bool) error {
 	cfg, err := siteConfig()
 	if err != nil {
 		return err
 	}
+	*superuser = cfg.AllowSuperuser
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if !set["r"] && !set["remap-root"] {

@@ -51,10 +51,7 @@ func HoldOverlay(ctx context.Context, r OverlayRoot, o StartOptions, stateFile s
 			return nil, fmt.Errorf("overlay rootfs: %w", err)
 		}
 	}
-	idmap := namespaces.IDMap(namespaces.Identity{})
-	if o.RemapRoot {
-		idmap = namespaces.RemapRoot{}
-	}
+	idmap := o.idMap()
 	prep, err := rootfs.StartHolder(ctx, rootfs.HolderConfig{
 		Rootfs: rootfs.Config{Rootfs: mnt, Overlay: ov, OverlayOnly: true}, IDMap: idmap, Stderr: o.Stderr,
 	})

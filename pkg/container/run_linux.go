@@ -44,6 +44,9 @@ type RunOptions struct {
 	DataDir      string   // where the temporary rootfs goes; required
 	Mounts       []rootfs.Mount
 	Unshare      namespaces.Unshare // namespaces not shared with the host (net, ipc, uts)
+	// Superuser keeps a root caller real root: no user namespace, no seccomp
+	// filter (enroot's ENROOT_ALLOW_SUPERUSER). Ignored for other callers.
+	Superuser bool
 	Stdin        io.Reader
 	Stdout       io.Writer
 	Stderr       io.Writer
@@ -244,10 +247,7 @@ func rcFile(rc []byte) (*os.File, error) {
 // is dir takes: enroot's mount order, the environment, the command and its
 // working directory (/etc/rc semantics), and the seccomp filter.
 func prepare(dir string, cfg imgspec.ImageConfig, o RunOptions) (*prepared, error) {
-	idmap := namespaces.IDMap(namespaces.Identity{})
-	if o.RemapRoot {
-		idmap = namespaces.RemapRoot{}
-	}
+	idmap := o.idMap()
 	conf := newConf(o.Conf, dir, o.Args, o.Stderr)
 	env, err := environment(dir, o.Env, o.RemapRoot, conf, o.ConfDirs...)
 	if err != nil {
@@ -275,9 +275,12 @@ func prepare(dir string, cfg imgspec.ImageConfig, o RunOptions) (*prepared, erro
 		return nil, err
 	}
 	args, wd := Command(dir, cfg.Entrypoint, cfg.Cmd, cfg.WorkingDir, o)
-	prog, err := filter.BPF(filter.Options{})
-	if err != nil {
-		o.Logger.Warn("running without the seccomp filter: chown and setuid will fail inside", "err", err)
+	var prog []byte
+	if _, real := idmap.(namespaces.HostRoot); !real {
+		// Real root needs no faked chown; everyone else gets the filter.
+		if prog, err = filter.BPF(filter.Options{}); err != nil {
+			o.Logger.Warn("running without the seccomp filter: chown and setuid will fail inside", "err", err)
+		}
 	}
 	return &prepared{
 		rootfs: rootfs.Config{Rootfs: dir, Writable: o.Writable, CreateMountpoints: true, Unshare: o.Unshare,
@@ -474,4 +477,15 @@ func RemoveRootfs(dir string) error {
 		return nil
 	})
 	return os.RemoveAll(dir)
+}
+
+// idMap is how the caller appears in the container.
+func (o RunOptions) idMap() namespaces.IDMap {
+	switch {
+	case o.Superuser && os.Geteuid() == 0:
+		return namespaces.HostRoot{}
+	case o.RemapRoot:
+		return namespaces.RemapRoot{}
+	}
+	return namespaces.Identity{}
 }

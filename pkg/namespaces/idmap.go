@@ -3,7 +3,8 @@ package namespaces
 import "fmt"
 
 // IDMap is how the single host uid and gid of the caller appear inside a new
-// user namespace. It is a closed set: [Identity] or [RemapRoot].
+// user namespace. It is a closed set: [Identity], [RemapRoot] or [HostRoot]
+// (no user namespace).
 type IDMap interface {
 	// Inside returns the ID that host ID id has inside the namespace.
 	Inside(id int) int
@@ -31,6 +32,17 @@ func (RemapRoot) Inside(int) int { return 0 }
 func (RemapRoot) String() string { return "remap-root" }
 func (RemapRoot) isIDMap()       {}
 
+// HostRoot is no user namespace at all: the caller, who must be root,
+// stays real root in the container (enroot's ENROOT_ALLOW_SUPERUSER). Only
+// mount, cgroup and the optional namespaces are new.
+type HostRoot struct{}
+
+// Inside returns id unchanged: the host's IDs are the container's.
+func (HostRoot) Inside(id int) int { return id }
+
+func (HostRoot) String() string { return "host-root" }
+func (HostRoot) isIDMap()       {}
+
 // ParseIDMap returns the IDMap named s: "identity" (or "") or "remap-root".
 func ParseIDMap(s string) (IDMap, error) {
 	switch s {
@@ -38,6 +50,8 @@ func ParseIDMap(s string) (IDMap, error) {
 		return Identity{}, nil
 	case "remap-root":
 		return RemapRoot{}, nil
+	case "host-root":
+		return HostRoot{}, nil
 	}
-	return nil, fmt.Errorf("unknown id map %q (want identity or remap-root)", s)
+	return nil, fmt.Errorf("unknown id map %q (want identity, remap-root or host-root)", s)
 }

@@ -45,6 +45,11 @@ func SysProcAttr(m IDMap, uid, gid int, unshare Unshare) *syscall.SysProcAttr {
 	if m == nil {
 		m = Identity{}
 	}
+	if _, ok := m.(HostRoot); ok {
+		// Real root needs no user namespace to mount: without one, the
+		// container's root is the host's (ENROOT_ALLOW_SUPERUSER).
+		return &syscall.SysProcAttr{Cloneflags: cloneFlags(unshare) &^ unix.CLONE_NEWUSER, Pdeathsig: syscall.SIGKILL}
+	}
 	a := &syscall.SysProcAttr{
 		Cloneflags:  cloneFlags(unshare),
 		UidMappings: idMappings(m, uid),

@@ -61,3 +61,19 @@ func TestOverlayValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestHostRootHolder: with HostRoot (ALLOW_SUPERUSER) a root caller's
+// container has no user namespace of its own, only a mount namespace.
+func TestHostRootHolder(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("HostRoot is for root callers")
+	}
+	h := startHolder(t, HolderConfig{Rootfs: Config{Rootfs: newRootfs(t)}, IDMap: namespaces.HostRoot{}})
+	self := os.Getpid()
+	if same, err := namespaces.Same(self, h.Pid, namespaces.User); err != nil || !same {
+		t.Errorf("HostRoot holder has its own user namespace (%v, %v)", same, err)
+	}
+	if same, err := namespaces.Same(self, h.Pid, namespaces.Mount); err != nil || same {
+		t.Errorf("HostRoot holder shares our mount namespace (%v, %v)", same, err)
+	}
+}

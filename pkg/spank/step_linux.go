@@ -224,6 +224,9 @@ type stepState struct {
 	// Overlay is the container's own directory (upper, work, mount point)
 	// when its rootfs is an overlay of a cached tree; removed at the end.
 	Overlay string `json:"overlay,omitempty"`
+	// Superuser: the container has no user namespace (ALLOW_SUPERUSER);
+	// tasks get no seccomp filter.
+	Superuser bool `json:"superuser,omitempty"`
 }
 
 // flock takes an exclusive lock on path, waiting for as long as ctx allows.
@@ -320,7 +323,7 @@ func setUp(ctx context.Context, req *Request, rep *Reply, j *job, d Deps) (*step
 	o := j.o
 	store := container.Store{Dir: d.Config.DataPath}
 	name := j.name()
-	st := &stepState{Name: name, Temporary: o.Name == ""}
+	st := &stepState{Name: name, Temporary: o.Name == "", Superuser: superuser(j, d)}
 	if j.ps.ContainerScope == ScopeJob && !st.Temporary {
 		if err := recordJobStore(j, store.Dir); err != nil {
 			return nil, err
@@ -633,10 +636,17 @@ func startOptions(req *Request, j *job, d Deps) (container.StartOptions, error) 
 	}
 	return container.StartOptions{
 		RemapRoot: pick(o.RemapRoot, cfg.RemapRoot), Writable: pick(o.Writable, cfg.RootfsWritable),
+		Superuser: superuser(j, d),
 		NoEntrypoint: true, Env: env, Mounts: container.Mounts(mounts), Unshare: unshare,
 		HookConfig: hookCfg, ConfDirs: d.ConfDirs, Logger: d.Logger, Stderr: d.Log,
 	}, nil
 }
+
+// superuser reports whether the job's tasks stay real root: a root job with
+// ALLOW_SUPERUSER, from the job's environment or the node's configuration
+// (pyxis reads only the job's ENROOT_ALLOW_SUPERUSER). They then join no
+// user namespace and get no seccomp filter.
+func superuser(j *job, d Deps) bool { return j.uid == 0 && d.Config.AllowSuperuser }
 
 // rootTarget makes a --container-mounts target absolute: a relative one
 // ("./data", "../x") is taken from the container's root, as enroot resolves
@@ -772,11 +782,13 @@ func join(req *Request, rep *Reply, j *job, st *stepState) error {
 		dir = "/"
 	}
 	rep.Chdir(dir)
-	prog, err := filter.BPF(filter.Options{})
-	if err != nil {
-		return fmt.Errorf("seccomp filter: %w", err)
+	if !st.Superuser {
+		prog, err := filter.BPF(filter.Options{})
+		if err != nil {
+			return fmt.Errorf("seccomp filter: %w", err)
+		}
+		rep.Seccomp(prog)
 	}
-	rep.Seccomp(prog)
 	final := PyTorch(MergeEnv(req.Env, h.Env, j.o.Env))
 	set, unset := Diff(req.Env, final)
 	for _, kv := range set {
