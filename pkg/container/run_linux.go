@@ -47,10 +47,10 @@ type RunOptions struct {
 	// Superuser keeps a root caller real root: no user namespace, no seccomp
 	// filter (enroot's ENROOT_ALLOW_SUPERUSER). Ignored for other callers.
 	Superuser bool
-	Stdin        io.Reader
-	Stdout       io.Writer
-	Stderr       io.Writer
-	Logger       *slog.Logger
+	Stdin     io.Reader
+	Stdout    io.Writer
+	Stderr    io.Writer
+	Logger    *slog.Logger
 
 	HookConfig map[string]string // hook switches (see pkg/hooks): mount_home, restrict_dev, ...
 	// ConfDirs are the site and user configuration directories, in order (as enroot's

@@ -636,7 +636,7 @@ func startOptions(req *Request, j *job, d Deps) (container.StartOptions, error) 
 	}
 	return container.StartOptions{
 		RemapRoot: pick(o.RemapRoot, cfg.RemapRoot), Writable: pick(o.Writable, cfg.RootfsWritable),
-		Superuser: superuser(j, d),
+		Superuser:    superuser(j, d),
 		NoEntrypoint: true, Env: env, Mounts: container.Mounts(mounts), Unshare: unshare,
 		HookConfig: hookCfg, ConfDirs: d.ConfDirs, Logger: d.Logger, Stderr: d.Log,
 	}, nil
