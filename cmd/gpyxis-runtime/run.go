@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/gpyxis/gpyxis/pkg/container"
+	"github.com/gpyxis/gpyxis/pkg/imagecache"
 	"github.com/gpyxis/gpyxis/pkg/mountspec"
 	"github.com/gpyxis/gpyxis/pkg/registry"
 )
@@ -110,9 +112,19 @@ func runRun(stdout io.Writer, args []string) error {
 	if err != nil {
 		return err
 	}
+	cfg, err := siteConfig()
+	if err != nil {
+		return err
+	}
+	var cache *imagecache.Cache
+	if cfg.RootfsCache {
+		// The image is unpacked once per node; each run is an overlay of it.
+		cache = &imagecache.Cache{Dir: filepath.Join(cfg.CachePath, "rootfs"), Logger: log}
+	}
 	ctx, stop := signalContext()
 	defer stop()
 	code, err := container.Run(ctx, p, container.RunOptions{
+		Cache: cache, CacheMaxMB: cfg.RootfsCacheMaxMB, CacheMaxDays: cfg.RootfsCacheMaxDays,
 		Ref: ref, Squashfs: sqsh, Args: pos[1:], RemapRoot: remap, Writable: rw, NoEntrypoint: noEntrypoint, Env: envs,
 		Workdir: workdir, DataDir: dataDir, HookConfig: hookConfig, ConfDirs: hookDirs, Mounts: container.Mounts(specs),
 		RC: rc, Conf: conf, Superuser: superuser, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Logger: log,

@@ -44,6 +44,28 @@ func HoldOverlay(ctx context.Context, r OverlayRoot, o StartOptions, stateFile s
 	if err := namespaces.Check(); err != nil {
 		return nil, err
 	}
+	p, err := prepareOverlay(ctx, r, o)
+	if err != nil {
+		return nil, err
+	}
+	h, err := rootfs.StartHolder(ctx, rootfs.HolderConfig{
+		Rootfs: p.rootfs, IDMap: p.idmap, Env: p.env, Dir: p.dir, StateFile: stateFile, Stderr: o.Stderr,
+		ExtraFiles: keep,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := h.Detach(); err != nil {
+		h.Stop(time.Second)
+		return nil, fmt.Errorf("overlay rootfs: detach holder: %w", err)
+	}
+	return &Holding{State: h.State, Seccomp: p.seccomp}, nil
+}
+
+// prepareOverlay makes r's directories, runs the hooks on the merged tree
+// through a short-lived overlay-only holder, and returns the container's
+// configuration with the overlay as its root.
+func prepareOverlay(ctx context.Context, r OverlayRoot, o StartOptions) (*prepared, error) {
 	mnt := filepath.Join(r.Dir, "root")
 	ov := &rootfs.Overlay{Lower: r.Lower, Upper: filepath.Join(r.Dir, "upper"), Work: filepath.Join(r.Dir, "work")}
 	for _, d := range []string{ov.Upper, ov.Work, mnt} {
@@ -51,9 +73,8 @@ func HoldOverlay(ctx context.Context, r OverlayRoot, o StartOptions, stateFile s
 			return nil, fmt.Errorf("overlay rootfs: %w", err)
 		}
 	}
-	idmap := o.idMap()
 	prep, err := rootfs.StartHolder(ctx, rootfs.HolderConfig{
-		Rootfs: rootfs.Config{Rootfs: mnt, Overlay: ov, OverlayOnly: true}, IDMap: idmap, Stderr: o.Stderr,
+		Rootfs: rootfs.Config{Rootfs: mnt, Overlay: ov, OverlayOnly: true}, IDMap: o.idMap(), Stderr: o.Stderr,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("overlay rootfs: %w", err)
@@ -83,18 +104,7 @@ func HoldOverlay(ctx context.Context, r OverlayRoot, o StartOptions, stateFile s
 			p.rootfs.Commands[i].Args[j] = at(p.rootfs.Commands[i].Args[j])
 		}
 	}
-	h, err := rootfs.StartHolder(ctx, rootfs.HolderConfig{
-		Rootfs: p.rootfs, IDMap: p.idmap, Env: p.env, Dir: p.dir, StateFile: stateFile, Stderr: o.Stderr,
-		ExtraFiles: keep,
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := h.Detach(); err != nil {
-		h.Stop(time.Second)
-		return nil, fmt.Errorf("overlay rootfs: detach holder: %w", err)
-	}
-	return &Holding{State: h.State, Seccomp: p.seccomp}, nil
+	return p, nil
 }
 
 // Unpack fetches a resolved image's layers into the blob cache and writes

@@ -22,6 +22,7 @@ import (
 	"github.com/gpyxis/gpyxis/pkg/filter"
 	"github.com/gpyxis/gpyxis/pkg/flatten"
 	"github.com/gpyxis/gpyxis/pkg/hooks"
+	"github.com/gpyxis/gpyxis/pkg/imagecache"
 	"github.com/gpyxis/gpyxis/pkg/importer"
 	"github.com/gpyxis/gpyxis/pkg/mountspec"
 	"github.com/gpyxis/gpyxis/pkg/namespaces"
@@ -44,6 +45,11 @@ type RunOptions struct {
 	DataDir      string   // where the temporary rootfs goes; required
 	Mounts       []rootfs.Mount
 	Unshare      namespaces.Unshare // namespaces not shared with the host (net, ipc, uts)
+	// Cache, if set, makes Run start on an overlay of the node cache's tree
+	// of the image (pkg/imagecache) instead of unpacking it into DataDir;
+	// CacheMaxMB and CacheMaxDays bound the cache after a tree is added.
+	Cache                    *imagecache.Cache
+	CacheMaxMB, CacheMaxDays int
 	// Superuser keeps a root caller real root: no user namespace, no seccomp
 	// filter (enroot's ENROOT_ALLOW_SUPERUSER). Ignored for other callers.
 	Superuser bool
@@ -114,6 +120,9 @@ func Run(ctx context.Context, p *registry.Puller, o RunOptions) (int, error) {
 	if err := namespaces.Check(); err != nil {
 		return 0, err
 	}
+	if o.Cache != nil {
+		return runCached(ctx, p, o)
+	}
 	var img *registry.Image
 	if o.Squashfs == "" {
 		var err error
@@ -139,6 +148,40 @@ func Run(ctx context.Context, p *registry.Puller, o RunOptions) (int, error) {
 		return 0, err
 	}
 	return launch(ctx, dir, img.Config.Config, o)
+}
+
+// runCached is Run on an overlay of the node cache's tree of the image: the
+// image is unpacked once per node, and each run writes only its own layer.
+func runCached(ctx context.Context, p *registry.Puller, o RunOptions) (int, error) {
+	src := TreeSource{Ref: o.Ref, Squashfs: o.Squashfs, Name: o.Squashfs}
+	if o.Squashfs == "" {
+		src.Name = o.Ref.String()
+	}
+	entry, produced, err := CachedTree(ctx, o.Cache, p, src, o.Logger)
+	if err != nil {
+		return 0, err
+	}
+	use, err := o.Cache.Use(entry)
+	if err != nil {
+		return 0, err
+	}
+	defer use.Close()
+	if produced {
+		GCAfterProduce(o.Cache, o.CacheMaxMB, o.CacheMaxDays, o.Logger)
+	}
+	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+		return 0, fmt.Errorf("data directory: %w", err)
+	}
+	dir, err := os.MkdirTemp(o.DataDir, ".run-")
+	if err != nil {
+		return 0, fmt.Errorf("rootfs: %w", err)
+	}
+	defer RemoveRootfs(dir)
+	pp, err := prepareOverlay(ctx, OverlayRoot{Lower: entry.Rootfs, Dir: dir, Config: entry.Meta.Config}, o)
+	if err != nil {
+		return 0, err
+	}
+	return startPrepared(ctx, pp, o)
 }
 
 // pull resolves ref and makes sure its layers are in the cache.
@@ -181,6 +224,11 @@ func launch(ctx context.Context, dir string, cfg imgspec.ImageConfig, o RunOptio
 	if err != nil {
 		return 0, err
 	}
+	return startPrepared(ctx, p, o)
+}
+
+// startPrepared runs o's command in a prepared container and waits for it.
+func startPrepared(ctx context.Context, p *prepared, o RunOptions) (int, error) {
 	var extra []*os.File
 	if p.rc != nil {
 		f, err := rcFile(p.rc)

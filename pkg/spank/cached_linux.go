@@ -35,12 +35,8 @@ func holdCached(ctx context.Context, req *Request, rep *Reply, j *job, d Deps, n
 	if produced {
 		// A new tree may push the cache over its cap: evict old unused ones
 		// (not this one: it is in use from here on).
-		max := int64(d.Config.RootfsCacheMaxMB) << 20
-		age := time.Duration(d.Config.RootfsCacheMaxDays) * 24 * time.Hour
-		if evicted, err := cache.GC(max, age); err != nil {
-			d.Logger.Warn("cache garbage collection", "err", err)
-		} else if len(evicted) > 0 {
-			rep.Verbose(fmt.Sprintf("evicted %d cached image trees", len(evicted)))
+		if n := container.GCAfterProduce(cache, d.Config.RootfsCacheMaxMB, d.Config.RootfsCacheMaxDays, d.Logger); n > 0 {
+			rep.Verbose(fmt.Sprintf("evicted %d cached image trees", n))
 		}
 	}
 	dir := filepath.Join(d.Config.DataPath, ".overlay-"+name)
@@ -53,75 +49,46 @@ func holdCached(ctx context.Context, req *Request, rep *Reply, j *job, d Deps, n
 	return h, dir, nil
 }
 
-// cachedTree finds or makes the cache entry of the step's image. A registry
-// image costs one manifest request to learn its digest; a squashfs file a
-// stat and a 64 KiB read.
+// cachedTree finds or makes the cache entry of the step's image, with
+// pyxis' messages.
 func cachedTree(ctx context.Context, req *Request, rep *Reply, j *job, d Deps, cache *imagecache.Cache) (*imagecache.Entry, bool, error) {
 	image := j.o.Image
 	if image == "" {
 		return nil, false, fmt.Errorf("--container-image is not set")
 	}
-	var key string
-	var fill func(string) (imagecache.Meta, error)
+	src := container.TreeSource{Name: image, Offline: d.Config.RootfsCacheOffline}
+	failed := "failed to import docker image: " + image
+	var p *registry.Puller
 	if isPath(image) {
-		k, err := imagecache.SquashfsKey(image)
-		if err != nil {
-			return nil, false, fmt.Errorf("failed to create container filesystem for image: %s: %w", image, err)
-		}
-		key = k
-		fill = func(dir string) (imagecache.Meta, error) {
-			rep.Info("extracting squashfs image: " + image)
-			if err := container.ExtractSquashfs(ctx, image, dir, d.Logger); err != nil {
-				return imagecache.Meta{}, fmt.Errorf("failed to create container filesystem for image: %s: %w", image, err)
-			}
-			return imagecache.Meta{Source: image}, nil
-		}
+		src.Squashfs = image
+		failed = "failed to create container filesystem for image: " + image
+		src.OnProduce = func() { rep.Info("extracting squashfs image: " + image) }
 	} else {
 		ref, err := registry.ParseReference(image)
 		if err != nil {
-			return nil, false, fmt.Errorf("failed to import docker image: %s: %w", image, err)
+			return nil, false, fmt.Errorf("%s: %w", failed, err)
 		}
-		p, err := d.NewPuller()
-		if err != nil {
-			return nil, false, fmt.Errorf("failed to import docker image: %s: %w", image, err)
+		if p, err = d.NewPuller(); err != nil {
+			return nil, false, fmt.Errorf("%s: %w", failed, err)
 		}
-		img, err := p.Resolve(ctx, ref)
-		if err != nil {
-			if d.Config.RootfsCacheOffline {
-				if e, when, rerr := cache.Recall(image); rerr == nil {
-					rep.Log(fmt.Sprintf("registry unreachable (%v): using the cached %s of %s, resolved %s",
-						err, image, e.Meta.Digest, when.UTC().Format(time.RFC3339)))
-					return e, false, nil
-				}
-			}
-			return nil, false, fmt.Errorf("failed to import docker image: %s: %w", image, err)
-		}
-		key = imagecache.Key("registry", img.Digest.String(), img.Platform.String())
-		defer func() {
-			if err := cache.Remember(image, key); err != nil {
-				d.Logger.Warn("remember tag", "err", err)
-			}
-		}()
-		fill = func(dir string) (imagecache.Meta, error) {
+		src.Ref = ref
+		src.OnProduce = func() {
 			if total, _ := req.Int("total_tasks"); total <= 1 {
 				rep.Log("importing docker image: " + image)
 			}
-			if err := container.Unpack(ctx, p, img, dir, d.Logger); err != nil {
-				return imagecache.Meta{}, fmt.Errorf("failed to import docker image: %s: %w", image, err)
-			}
-			rep.Info("imported docker image: " + image)
-			return imagecache.Meta{Source: image, Digest: img.Digest.String(), Config: img.Config.Config}, nil
+		}
+		src.OnOffline = func(e *imagecache.Entry, when time.Time, err error) {
+			rep.Log(fmt.Sprintf("registry unreachable (%v): using the cached %s of %s, resolved %s",
+				err, image, e.Meta.Digest, when.UTC().Format(time.RFC3339)))
 		}
 	}
-	produced := false
-	entry, err := cache.Get(ctx, key, func(dir string) (imagecache.Meta, error) {
-		produced = true
-		return fill(dir)
-	})
+	entry, produced, err := container.CachedTree(ctx, cache, p, src, d.Logger)
 	if err != nil {
-		return nil, false, err
+		return nil, false, fmt.Errorf("%s: %w", failed, err)
 	}
-	if !produced {
+	if produced && p != nil {
+		rep.Info("imported docker image: " + image)
+	} else if !produced {
 		rep.Verbose("using cached image tree " + entry.Meta.Key)
 	}
 	return entry, produced, nil
