@@ -45,8 +45,8 @@ type RunOptions struct {
 	DataDir      string   // where the temporary rootfs goes; required
 	Mounts       []rootfs.Mount
 	Unshare      namespaces.Unshare // namespaces not shared with the host (net, ipc, uts)
-	// Cache, if set, makes Run start on an overlay of the node cache's tree
-	// of the image (pkg/imagecache) instead of unpacking it into DataDir;
+	// Cache, if set, makes a read-only Run start on an overlay of the node
+	// cache's tree of the image (pkg/imagecache) instead of unpacking it;
 	// CacheMaxMB and CacheMaxDays bound the cache after a tree is added.
 	Cache                    *imagecache.Cache
 	CacheMaxMB, CacheMaxDays int
@@ -120,7 +120,9 @@ func Run(ctx context.Context, p *registry.Puller, o RunOptions) (int, error) {
 	if err := namespaces.Check(); err != nil {
 		return 0, err
 	}
-	if o.Cache != nil {
+	if o.Cache != nil && !o.Writable {
+		// Read-only runs only: an unprivileged overlay cannot rename a
+		// directory of its lower layer (EXDEV), which dpkg needs.
 		return runCached(ctx, p, o)
 	}
 	var img *registry.Image

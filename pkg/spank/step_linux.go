@@ -372,9 +372,13 @@ func setUp(ctx context.Context, req *Request, rep *Reply, j *job, d Deps) (*step
 		}
 		return st, nil
 	}
-	if st.Temporary && st.Save == "" && d.Config.RootfsCache && j.ps.Importer == "" && !exists {
-		// An unnamed step starts on an overlay of the node's cached tree
-		// (pkg/imagecache): no unpacking once the image was seen.
+	if st.Temporary && st.Save == "" && d.Config.RootfsCache && j.ps.Importer == "" && !exists &&
+		!o.Writable.Bool(d.Config.RootfsWritable) {
+		// An unnamed read-only step starts on an overlay of the node's
+		// cached tree (pkg/imagecache): no unpacking once the image was
+		// seen. Not a writable one: an unprivileged overlay cannot rename
+		// a directory of the lower layer (EXDEV; redirect_dir needs
+		// privilege), and dpkg, for one, does not cope.
 		h, dir, err := holdCached(ctx, req, rep, j, d, name)
 		if err != nil {
 			return nil, err
