@@ -16,7 +16,6 @@ import (
 
 	"github.com/gpyxis/gpyxis/pkg/container"
 	"github.com/gpyxis/gpyxis/pkg/importer"
-	"github.com/gpyxis/gpyxis/pkg/mountspec"
 	"github.com/gpyxis/gpyxis/pkg/registry"
 	"github.com/gpyxis/gpyxis/pkg/squashfs"
 )
@@ -116,31 +115,12 @@ line says otherwise.`
 
 func runStart(stdout io.Writer, args []string) error {
 	fs := flag.NewFlagSet("start", flag.ContinueOnError)
-	var o container.StartOptions
-	var envs, mounts stringList
-	var dataDir, stateFile string
+	var cf containerFlags
+	cf.register(fs)
+	var stateFile string
 	var detach bool
-	for _, n := range []string{"r", "remap-root"} {
-		fs.BoolVar(&o.RemapRoot, n, false, "appear as root (uid 0) inside the container")
-	}
-	for _, n := range []string{"w", "rw"} {
-		fs.BoolVar(&o.Writable, n, false, "make the root filesystem writable")
-	}
-	for _, n := range []string{"e", "env"} {
-		fs.Var(&envs, n, "set NAME=VALUE, or pass the host's NAME (repeatable)")
-	}
-	for _, n := range []string{"m", "mount"} {
-		fs.Var(&mounts, n, "mount as enroot's --mount: SRC:DST[:TYPE[:OPTIONS]] (repeatable)")
-	}
-	fs.BoolVar(&o.NoEntrypoint, "no-entrypoint", false, "run the command alone, without the image's ENTRYPOINT and /etc/rc")
-	fs.StringVar(&o.Workdir, "workdir", "", "working directory inside the container")
-	fs.StringVar(&o.RC, "rc", "", "run this host `FILE` instead of the image's /etc/rc (enroot --rc)")
-	for _, n := range []string{"c", "conf"} {
-		fs.StringVar(&o.Conf, n, "", "enroot configuration script `FILE` (bash: environ, mounts, hooks, rc functions)")
-	}
 	fs.BoolVar(&detach, "detach", false, "run no command: leave a holder process for exec, print its PID")
 	fs.StringVar(&stateFile, "state", "", "with --detach: the holder's state `FILE` (default $ENROOT_RUNTIME_PATH/holder.NAME.json)")
-	fs.StringVar(&dataDir, "data-dir", "", "where containers live (default $ENROOT_DATA_PATH or ~/.local/share/gpyxis)")
 	pos, err := parseUntilPositional(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		usageFor(stdout, fs, "start [OPTIONS] NAME [COMMAND [ARG...]]\n       gpyxis-runtime start --detach [OPTIONS] NAME", startAbout)
@@ -152,34 +132,18 @@ func runStart(stdout io.Writer, args []string) error {
 	if len(pos) == 0 {
 		return fmt.Errorf("%w: start needs a container name", errUsage)
 	}
-	if err := checkScriptFlags(o.RC, o.NoEntrypoint); err != nil {
-		return err
-	}
-	if detach && (len(pos) > 1 || o.RC != "") {
+	if detach && (len(pos) > 1 || cf.o.RC != "") {
 		return fmt.Errorf("%w: start --detach runs no command: drop the command and --rc (run commands with exec)", errUsage)
 	}
 	if stateFile != "" && !detach {
 		return fmt.Errorf("%w: --state goes with --detach", errUsage)
 	}
-	if err := containerDefaults(fs, &o.RemapRoot, &o.Writable, &o.Superuser); err != nil {
+	if err := cf.complete(fs); err != nil {
 		return err
 	}
-	if o.HookConfig, o.ConfDirs, err = hookSettings(); err != nil {
-		return err
-	}
-	if err := applyDirectives(fs, o.Conf, &o.RemapRoot, &o.Writable, o.HookConfig); err != nil {
-		return err
-	}
-	for _, m := range mounts {
-		spec, err := mountspec.ParseEnrootFlag(m, nil)
-		if err != nil {
-			return fmt.Errorf("%w: %w", errUsage, err)
-		}
-		o.Mounts = append(o.Mounts, container.Mounts([]mountspec.Mount{spec})...)
-	}
-	o.Env, o.Args = envs, pos[1:]
-	o.Stdin, o.Stdout, o.Stderr = os.Stdin, os.Stdout, os.Stderr
-	st, err := store(dataDir)
+	o := cf.o
+	o.Args = pos[1:]
+	st, err := store(cf.dataDir)
 	if err != nil {
 		return err
 	}

@@ -32,28 +32,8 @@ func runRun(stdout io.Writer, args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	var pf pullFlags
 	pf.register(fs)
-	var remap, rw, noEntrypoint bool
-	var envs, mounts stringList
-	var workdir, dataDir, rc, conf string
-	for _, n := range []string{"r", "remap-root"} {
-		fs.BoolVar(&remap, n, false, "appear as root (uid 0) inside the container")
-	}
-	for _, n := range []string{"w", "rw"} {
-		fs.BoolVar(&rw, n, false, "make the root filesystem writable")
-	}
-	for _, n := range []string{"e", "env"} {
-		fs.Var(&envs, n, "set NAME=VALUE, or pass the host's NAME (repeatable)")
-	}
-	for _, n := range []string{"m", "mount"} {
-		fs.Var(&mounts, n, "mount as enroot's --mount: SRC:DST[:TYPE[:OPTIONS]] fstab fields separated by ':' (repeatable)")
-	}
-	fs.BoolVar(&noEntrypoint, "no-entrypoint", false, "run the command alone, without the image's ENTRYPOINT and /etc/rc")
-	fs.StringVar(&workdir, "workdir", "", "working directory inside the container (default: the image's WORKDIR)")
-	fs.StringVar(&rc, "rc", "", "run this host `FILE` instead of the image's /etc/rc (enroot --rc; see start --help)")
-	for _, n := range []string{"c", "conf"} {
-		fs.StringVar(&conf, n, "", "enroot configuration script `FILE` (bash: environ, mounts, hooks, rc functions; see start --help)")
-	}
-	fs.StringVar(&dataDir, "data-dir", "", "where container root filesystems go (default $ENROOT_DATA_PATH or ~/.local/share/gpyxis)")
+	var cf containerFlags
+	cf.register(fs)
 	// Options end at the image: what follows is the command and its own options.
 	pos, err := parseUntilPositional(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -66,18 +46,7 @@ func runRun(stdout io.Writer, args []string) error {
 	if len(pos) == 0 {
 		return fmt.Errorf("%w: run needs an image (try 'gpyxis-runtime run --help')", errUsage)
 	}
-	if err := checkScriptFlags(rc, noEntrypoint); err != nil {
-		return err
-	}
-	var superuser bool
-	if err := containerDefaults(fs, &remap, &rw, &superuser); err != nil {
-		return err
-	}
-	hookConfig, hookDirs, err := hookSettings()
-	if err != nil {
-		return err
-	}
-	if err := applyDirectives(fs, conf, &remap, &rw, hookConfig); err != nil {
+	if err := cf.complete(fs); err != nil {
 		return err
 	}
 	var ref registry.Reference
@@ -90,16 +59,8 @@ func runRun(stdout io.Writer, args []string) error {
 		}
 		return err
 	}
-	var specs []mountspec.Mount
-	for _, m := range mounts {
-		spec, err := mountspec.ParseEnrootFlag(m, nil)
-		if err != nil {
-			return fmt.Errorf("%w: %w", errUsage, err)
-		}
-		specs = append(specs, spec)
-	}
-	if dataDir == "" {
-		if dataDir, err = defaultDataDir(); err != nil {
+	if cf.dataDir == "" {
+		if cf.dataDir, err = defaultDataDir(); err != nil {
 			return err
 		}
 	}
@@ -121,14 +82,12 @@ func runRun(stdout io.Writer, args []string) error {
 		// The image is unpacked once per node; each run is an overlay of it.
 		cache = &imagecache.Cache{Dir: filepath.Join(cfg.CachePath, "rootfs"), Logger: log}
 	}
+	o := cf.o
+	o.Cache, o.CacheMaxMB, o.CacheMaxDays = cache, cfg.RootfsCacheMaxMB, cfg.RootfsCacheMaxDays
+	o.Ref, o.Squashfs, o.Args, o.DataDir, o.Logger = ref, sqsh, pos[1:], cf.dataDir, log
 	ctx, stop := signalContext()
 	defer stop()
-	code, err := container.Run(ctx, p, container.RunOptions{
-		Cache: cache, CacheMaxMB: cfg.RootfsCacheMaxMB, CacheMaxDays: cfg.RootfsCacheMaxDays,
-		Ref: ref, Squashfs: sqsh, Args: pos[1:], RemapRoot: remap, Writable: rw, NoEntrypoint: noEntrypoint, Env: envs,
-		Workdir: workdir, DataDir: dataDir, HookConfig: hookConfig, ConfDirs: hookDirs, Mounts: container.Mounts(specs),
-		RC: rc, Conf: conf, Superuser: superuser, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Logger: log,
-	})
+	code, err := container.Run(ctx, p, o)
 	if err != nil {
 		return fmt.Errorf("run %s: %w", pos[0], err)
 	}
@@ -200,6 +159,64 @@ func defaultDataDir() (string, error) {
 
 // containerDefaults applies REMAP_ROOT and ROOTFS_WRITABLE from the configuration
 // unless the command line set them.
+// containerFlags are the options run and start share, as enroot's.
+type containerFlags struct {
+	o            container.RunOptions
+	envs, mounts stringList
+	dataDir      string
+}
+
+func (c *containerFlags) register(fs *flag.FlagSet) {
+	for _, n := range []string{"r", "remap-root"} {
+		fs.BoolVar(&c.o.RemapRoot, n, false, "appear as root (uid 0) inside the container")
+	}
+	for _, n := range []string{"w", "rw"} {
+		fs.BoolVar(&c.o.Writable, n, false, "make the root filesystem writable")
+	}
+	for _, n := range []string{"e", "env"} {
+		fs.Var(&c.envs, n, "set NAME=VALUE, or pass the host's NAME (repeatable)")
+	}
+	for _, n := range []string{"m", "mount"} {
+		fs.Var(&c.mounts, n, "mount as enroot's --mount: SRC:DST[:TYPE[:OPTIONS]] fstab fields separated by ':' (repeatable)")
+	}
+	fs.BoolVar(&c.o.NoEntrypoint, "no-entrypoint", false, "run the command alone, without the image's ENTRYPOINT and /etc/rc")
+	fs.StringVar(&c.o.Workdir, "workdir", "", "working directory inside the container (default: the image's WORKDIR)")
+	fs.StringVar(&c.o.RC, "rc", "", "run this host `FILE` instead of the image's /etc/rc (enroot --rc)")
+	for _, n := range []string{"c", "conf"} {
+		fs.StringVar(&c.o.Conf, n, "", "enroot configuration script `FILE` (bash: environ, mounts, hooks, rc functions)")
+	}
+	fs.StringVar(&c.dataDir, "data-dir", "", "where container root filesystems live (default $ENROOT_DATA_PATH or ~/.local/share/gpyxis)")
+}
+
+// complete checks the flags after parsing and fills what they leave to the
+// configuration: defaults, hook switches, the --conf directives; it parses
+// the mounts.
+func (c *containerFlags) complete(fs *flag.FlagSet) error {
+	if err := checkScriptFlags(c.o.RC, c.o.NoEntrypoint); err != nil {
+		return err
+	}
+	if err := containerDefaults(fs, &c.o.RemapRoot, &c.o.Writable, &c.o.Superuser); err != nil {
+		return err
+	}
+	var err error
+	if c.o.HookConfig, c.o.ConfDirs, err = hookSettings(); err != nil {
+		return err
+	}
+	if err := applyDirectives(fs, c.o.Conf, &c.o.RemapRoot, &c.o.Writable, c.o.HookConfig); err != nil {
+		return err
+	}
+	for _, m := range c.mounts {
+		spec, err := mountspec.ParseEnrootFlag(m, nil)
+		if err != nil {
+			return fmt.Errorf("%w: %w", errUsage, err)
+		}
+		c.o.Mounts = append(c.o.Mounts, container.Mounts([]mountspec.Mount{spec})...)
+	}
+	c.o.Env = c.envs
+	c.o.Stdin, c.o.Stdout, c.o.Stderr = os.Stdin, os.Stdout, os.Stderr
+	return nil
+}
+
 // containerDefaults fills the options the command line left unset from the
 // configuration (REMAP_ROOT, ROOTFS_WRITABLE) and says whether root stays
 // real root (ALLOW_SUPERUSER).
