@@ -15,6 +15,7 @@ import (
 
 	imgspec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/gpyxis/gpyxis/internal/lockfile"
 	"github.com/gpyxis/gpyxis/pkg/namespaces"
 	"github.com/gpyxis/gpyxis/pkg/registry"
 )
@@ -110,22 +111,13 @@ func (s Store) Start(ctx context.Context, name string, o StartOptions) (int, err
 
 // lock takes an exclusive flock on path, waiting up to timeout.
 func lock(path string, timeout time.Duration) (func(), error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("rootfs lock: %w", err)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	unlock, err := lockfile.Lock(ctx, path, unix.LOCK_EX)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return nil, fmt.Errorf("could not acquire rootfs lock %s within %s: another start holds it", path, timeout)
 	}
-	deadline := time.Now().Add(timeout)
-	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil
-		}
-		if !errors.Is(err, unix.EWOULDBLOCK) || time.Now().After(deadline) {
-			f.Close()
-			return nil, fmt.Errorf("could not acquire rootfs lock %s within %s: another start holds it", path, timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return unlock, err
 }
 
 // Pids lists the processes running in container NAME: those whose root has NAME's

@@ -20,6 +20,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	imgspec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/gpyxis/gpyxis/internal/lockfile"
 )
 
 // Layout of a cache directory:
@@ -118,7 +120,7 @@ func (c *Cache) Get(ctx context.Context, key string, fill func(rootfs string) (M
 	if e, err := c.lookup(key); err == nil {
 		return e, nil
 	}
-	unlock, err := flock(ctx, filepath.Join(c.Dir, key+".lock"), unix.LOCK_EX)
+	unlock, err := lockfile.Lock(ctx, filepath.Join(c.Dir, key+".lock"), unix.LOCK_EX)
 	if err != nil {
 		return nil, err
 	}
@@ -364,7 +366,7 @@ var errBusy = errors.New("cache entry in use")
 // lock is held exclusively while the entry is renamed away, so no
 // container can start on it meanwhile.
 func (c *Cache) evict(key string) error {
-	unlock, err := flock(context.Background(), filepath.Join(c.Dir, key+".lock"), unix.LOCK_EX|unix.LOCK_NB)
+	unlock, err := lockfile.Lock(context.Background(), filepath.Join(c.Dir, key+".lock"), unix.LOCK_EX|unix.LOCK_NB)
 	if err != nil {
 		return errBusy
 	}
@@ -404,7 +406,7 @@ func (c *Cache) removeStale() {
 		if i := strings.LastIndexByte(key, '-'); i > 0 {
 			key = key[:i]
 		}
-		unlock, err := flock(context.Background(), filepath.Join(c.Dir, key+".lock"), unix.LOCK_EX|unix.LOCK_NB)
+		unlock, err := lockfile.Lock(context.Background(), filepath.Join(c.Dir, key+".lock"), unix.LOCK_EX|unix.LOCK_NB)
 		if err != nil {
 			continue // being produced right now
 		}
@@ -451,31 +453,6 @@ func touch(path string) {
 	if err := os.Chtimes(path, now, now); errors.Is(err, fs.ErrNotExist) {
 		if f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
 			f.Close()
-		}
-	}
-}
-
-// flock locks path (created if needed) with how (LOCK_EX or LOCK_SH, with
-// LOCK_NB to fail at once), waiting as long as ctx allows.
-func flock(ctx context.Context, path string, how int) (func(), error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("lock: %w", err)
-	}
-	for {
-		err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil
-		}
-		if !errors.Is(err, unix.EWOULDBLOCK) || how&unix.LOCK_NB != 0 {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, ctx.Err())
-		case <-time.After(25 * time.Millisecond):
 		}
 	}
 }

@@ -1,0 +1,46 @@
+// Package lockfile takes flock(2) locks on files that stay in place: the
+// rootfs, step, name and cache locks of gpyxis. Lock files are never
+// removed, since removing one races with the next process that opens it.
+package lockfile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// poll is how often a waiting Lock tries again; flock(2) itself cannot be
+// given a deadline or a context.
+const poll = 20 * time.Millisecond
+
+// Lock takes lock how (unix.LOCK_EX or unix.LOCK_SH, with unix.LOCK_NB to
+// fail at once when it is held) on path, creating the file (0600) if
+// needed, and waits as long as ctx allows. The error wraps
+// unix.EWOULDBLOCK when LOCK_NB found it held, and ctx.Err() when waiting
+// ended. The returned function releases the lock.
+func Lock(ctx context.Context, path string, how int) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	for {
+		err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) || how&unix.LOCK_NB != 0 {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, ctx.Err())
+		case <-time.After(poll):
+		}
+	}
+}

@@ -1,0 +1,38 @@
+package lockfile
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestLock(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "x.lock")
+	unlock, err := Lock(context.Background(), p, unix.LOCK_EX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Lock(context.Background(), p, unix.LOCK_EX|unix.LOCK_NB); !errors.Is(err, unix.EWOULDBLOCK) {
+		t.Fatalf("second exclusive lock, no wait: %v, want EWOULDBLOCK", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := Lock(ctx, p, unix.LOCK_SH); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("shared lock while held: %v, want the deadline", err)
+	}
+	go func() { time.Sleep(50 * time.Millisecond); unlock() }()
+	u2, err := Lock(context.Background(), p, unix.LOCK_SH)
+	if err != nil {
+		t.Fatalf("lock after release: %v", err)
+	}
+	u3, err := Lock(context.Background(), p, unix.LOCK_SH|unix.LOCK_NB)
+	if err != nil {
+		t.Fatalf("two shared locks: %v", err)
+	}
+	u2()
+	u3()
+}
