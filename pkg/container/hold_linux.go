@@ -50,15 +50,22 @@ func (s Store) Hold(ctx context.Context, name string, o StartOptions, stateFile 
 	if err != nil {
 		return nil, err
 	}
+	return holdPrepared(ctx, p, o, stateFile, nil)
+}
+
+// holdPrepared starts a detached holder on a prepared container. keep are
+// files the holder keeps open for its life.
+func holdPrepared(ctx context.Context, p *prepared, o StartOptions, stateFile string, keep []*os.File) (*Holding, error) {
 	h, err := rootfs.StartHolder(ctx, rootfs.HolderConfig{
 		Rootfs: p.rootfs, IDMap: p.idmap, Env: p.env, Dir: p.dir, StateFile: stateFile, Stderr: o.Stderr,
+		ExtraFiles: keep,
 	})
 	if err != nil {
 		return nil, err
 	}
 	if err := h.Detach(); err != nil {
 		h.Stop(time.Second)
-		return nil, fmt.Errorf("start %s: detach holder: %w", name, err)
+		return nil, fmt.Errorf("start %s: detach holder: %w", p.rootfs.Rootfs, err)
 	}
 	return &Holding{State: h.State, Seccomp: p.seccomp}, nil
 }

@@ -48,18 +48,7 @@ func HoldOverlay(ctx context.Context, r OverlayRoot, o StartOptions, stateFile s
 	if err != nil {
 		return nil, err
 	}
-	h, err := rootfs.StartHolder(ctx, rootfs.HolderConfig{
-		Rootfs: p.rootfs, IDMap: p.idmap, Env: p.env, Dir: p.dir, StateFile: stateFile, Stderr: o.Stderr,
-		ExtraFiles: keep,
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := h.Detach(); err != nil {
-		h.Stop(time.Second)
-		return nil, fmt.Errorf("overlay rootfs: detach holder: %w", err)
-	}
-	return &Holding{State: h.State, Seccomp: p.seccomp}, nil
+	return holdPrepared(ctx, p, o, stateFile, keep)
 }
 
 // prepareOverlay makes r's directories, runs the hooks on the merged tree

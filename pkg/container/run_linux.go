@@ -18,6 +18,7 @@ import (
 
 	imgspec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/gpyxis/gpyxis/internal/fsutil"
 	"github.com/gpyxis/gpyxis/pkg/environ"
 	"github.com/gpyxis/gpyxis/pkg/filter"
 	"github.com/gpyxis/gpyxis/pkg/flatten"
@@ -132,12 +133,9 @@ func Run(ctx context.Context, p *registry.Puller, o RunOptions) (int, error) {
 			return 0, err
 		}
 	}
-	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
-		return 0, fmt.Errorf("data directory: %w", err)
-	}
-	dir, err := os.MkdirTemp(o.DataDir, ".run-")
+	dir, err := runDir(o.DataDir)
 	if err != nil {
-		return 0, fmt.Errorf("rootfs: %w", err)
+		return 0, err
 	}
 	defer RemoveRootfs(dir)
 	if img == nil {
@@ -171,12 +169,9 @@ func runCached(ctx context.Context, p *registry.Puller, o RunOptions) (int, erro
 	if produced {
 		GCAfterProduce(o.Cache, o.CacheMaxMB, o.CacheMaxDays, o.Logger)
 	}
-	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
-		return 0, fmt.Errorf("data directory: %w", err)
-	}
-	dir, err := os.MkdirTemp(o.DataDir, ".run-")
+	dir, err := runDir(o.DataDir)
 	if err != nil {
-		return 0, fmt.Errorf("rootfs: %w", err)
+		return 0, err
 	}
 	defer RemoveRootfs(dir)
 	pp, err := prepareOverlay(ctx, OverlayRoot{Lower: entry.Rootfs, Dir: dir, Config: entry.Meta.Config}, o)
@@ -184,6 +179,18 @@ func runCached(ctx context.Context, p *registry.Puller, o RunOptions) (int, erro
 		return 0, err
 	}
 	return startPrepared(ctx, pp, o)
+}
+
+// runDir makes a run's private directory under the data directory.
+func runDir(dataDir string) (string, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", fmt.Errorf("data directory: %w", err)
+	}
+	dir, err := os.MkdirTemp(dataDir, ".run-")
+	if err != nil {
+		return "", fmt.Errorf("rootfs: %w", err)
+	}
+	return dir, nil
 }
 
 // pull resolves ref and makes sure its layers are in the cache.
@@ -518,16 +525,7 @@ func Command(dir string, entrypoint, cmd []string, workdir string, o RunOptions)
 
 // RemoveRootfs deletes a container rootfs, first making every directory writable and
 // searchable (images hold 0555 and 0000 directories).
-func RemoveRootfs(dir string) error {
-	// WalkDir calls back for a directory before reading it, so the chmod comes in time.
-	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if d != nil && d.IsDir() {
-			_ = os.Chmod(p, 0o700)
-		}
-		return nil
-	})
-	return os.RemoveAll(dir)
-}
+func RemoveRootfs(dir string) error { return fsutil.RemoveTree(dir) }
 
 // idMap is how the caller appears in the container.
 func (o RunOptions) idMap() namespaces.IDMap {

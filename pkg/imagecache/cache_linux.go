@@ -21,6 +21,7 @@ import (
 
 	imgspec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/gpyxis/gpyxis/internal/fsutil"
 	"github.com/gpyxis/gpyxis/internal/lockfile"
 )
 
@@ -170,7 +171,7 @@ func (c *Cache) produce(key string, fill func(string) (Meta, error)) (*Entry, er
 	published := false
 	defer func() {
 		if !published {
-			removeTree(tmp)
+			fsutil.RemoveTree(tmp)
 		}
 	}()
 	m, err := fill(filepath.Join(tmp, "rootfs"))
@@ -390,7 +391,7 @@ func (c *Cache) remove(key string) error {
 		return fmt.Errorf("remove cache entry %s: %w", key, err)
 	}
 	os.Remove(filepath.Join(c.Dir, key+".used"))
-	return removeTree(gone)
+	return fsutil.RemoveTree(gone)
 }
 
 // removeStale deletes .tmp- directories whose producer is gone (its
@@ -410,7 +411,7 @@ func (c *Cache) removeStale() {
 		if err != nil {
 			continue // being produced right now
 		}
-		removeTree(filepath.Join(c.Dir, name))
+		fsutil.RemoveTree(filepath.Join(c.Dir, name))
 		unlock()
 	}
 }
@@ -455,16 +456,4 @@ func touch(path string) {
 			f.Close()
 		}
 	}
-}
-
-// removeTree deletes a tree whose directories may be read-only (images hold
-// 0555 and 0000 directories).
-func removeTree(dir string) error {
-	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if d != nil && d.IsDir() {
-			_ = os.Chmod(p, 0o700)
-		}
-		return nil
-	})
-	return os.RemoveAll(dir)
 }

@@ -354,6 +354,8 @@ func setUp(ctx context.Context, req *Request, rep *Reply, j *job, d Deps) (*step
 		}
 		return st, nil
 	}
+	var h *container.Holding
+	var discard func() // undoes what a failed start leaves
 	if st.Temporary && st.Save == "" && d.Config.RootfsCache && j.ps.Importer == "" && !exists &&
 		!o.Writable.Bool(d.Config.RootfsWritable) {
 		// An unnamed read-only step starts on an overlay of the node's
@@ -361,39 +363,33 @@ func setUp(ctx context.Context, req *Request, rep *Reply, j *job, d Deps) (*step
 		// seen. Not a writable one: an unprivileged overlay cannot rename
 		// a directory of the lower layer (EXDEV; redirect_dir needs
 		// privilege), and dpkg, for one, does not cope.
-		h, dir, err := holdCached(ctx, req, rep, j, d, name)
-		if err != nil {
+		var err error
+		if h, st.Overlay, err = holdCached(ctx, req, rep, j, d, name); err != nil {
 			return nil, err
 		}
-		st.Holder, st.OwnHolder, st.Overlay = h.State, true, dir
-		if o.Entrypoint.Bool(j.ps.ExecuteEntrypoint) {
-			if err := runEntrypoint(ctx, rep, j, &st.Holder); err != nil {
-				stopHolder(&st.Holder)
-				container.RemoveRootfs(dir)
-				return nil, err
+		discard = func() { container.RemoveRootfs(st.Overlay) }
+	} else {
+		if exists {
+			rep.Info("reusing existing container filesystem")
+		} else if err := create(ctx, req, rep, j, d, store, name); err != nil {
+			return nil, err
+		}
+		discard = func() {
+			if st.Temporary {
+				store.Remove(name)
 			}
 		}
-		return st, nil
-	}
-	if exists {
-		rep.Info("reusing existing container filesystem")
-	} else if err := create(ctx, req, rep, j, d, store, name); err != nil {
-		return nil, err
-	}
-	h, err := hold(ctx, req, j, d, store, name)
-	if err != nil {
-		if st.Temporary {
-			store.Remove(name)
+		var err error
+		if h, err = hold(ctx, req, j, d, store, name); err != nil {
+			discard()
+			return nil, err
 		}
-		return nil, err
 	}
 	st.Holder, st.OwnHolder = h.State, true
 	if o.Entrypoint.Bool(j.ps.ExecuteEntrypoint) {
 		if err := runEntrypoint(ctx, rep, j, &st.Holder); err != nil {
 			stopHolder(&st.Holder)
-			if st.Temporary {
-				store.Remove(name)
-			}
+			discard()
 			return nil, err
 		}
 	}
