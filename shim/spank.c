@@ -54,6 +54,9 @@ static struct {
 	int enabled;      /* remote: the step runs in a container */
 	uint32_t exited;  /* remote: tasks whose task_exit ran */
 	int released;
+	int teardown;     /* remote: setup mounted a shared tree */
+	int kept[MAX_FDS]; /* remote: setup's fds, held until slurm_spank_exit */
+	int nkept;
 } g = { .runtime = GPYXIS_RUNTIME };
 
 static int buf_add(struct buf *b, const char *key, const char *val)
@@ -532,9 +535,17 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 			return 0;
 		/* As root: the runtime makes the user's runtime directory. */
 		rv = call(sp, "setup", 0, job_env(sp), &c);
-		for (size_t off = 0; off < c.rep.len; off += strlen(c.rep.p + off) + 1)
+		for (size_t off = 0; off < c.rep.len; off += strlen(c.rep.p + off) + 1) {
 			if (!strcmp(c.rep.p + off, "enabled=1"))
 				g.enabled = 1;
+			else if (!strcmp(c.rep.p + off, "teardown=1"))
+				g.teardown = 1;
+		}
+		/* A lock on the shared cache entry: slurmstepd holds it for the
+		 * step (close-on-exec, so tasks do not). */
+		for (int i = 0; i < c.nfds && g.nkept < MAX_FDS; i++)
+			g.kept[g.nkept++] = c.fds[i];
+		c.nfds = 0;
 		/* A setup error is reported again by every task's join, where it
 		 * fails the step (Slurm ignores errors from earlier callbacks). */
 		if (rv != 0)
@@ -591,10 +602,19 @@ int slurm_spank_task_exit(spank_t sp, int ac, char **av)
 
 int slurm_spank_exit(spank_t sp, int ac, char **av)
 {
+	struct call c;
 	(void)ac, (void)av;
+	if (spank_context() != S_CTX_REMOTE)
+		return 0;
 	/* A step whose tasks never all exited through task_exit still ends. */
-	if (spank_context() == S_CTX_REMOTE)
-		release(sp);
+	release(sp);
+	if (g.teardown) { /* as root: unmount the shared tree */
+		call(sp, "teardown", 0, job_env(sp), &c);
+		call_free(&c);
+	}
+	for (int i = 0; i < g.nkept; i++)
+		close(g.kept[i]);
+	g.nkept = 0;
 	return 0;
 }
 

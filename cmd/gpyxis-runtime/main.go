@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/gpyxis/gpyxis/pkg/namespaces"
 	"github.com/gpyxis/gpyxis/pkg/rootfs"
 )
 
@@ -33,7 +34,7 @@ func commands() []command {
 		{name: "remove", summary: "delete containers", run: runRemove},
 		{name: "export", summary: "write a container as a squashfs file", run: runExport},
 		{name: "digest", summary: "print an image's manifest digest for this platform (enroot digest)", run: runDigest},
-		{name: "cache", summary: "list or clean the node's cache of unpacked images (list, gc, prune)", run: runCache},
+		{name: "cache", summary: "fill, list or clean the node's cache of unpacked images (add, list, gc, prune)", run: runCache},
 		{name: "spank", summary: "(internal) the Slurm plugin's entry point", run: runSpank},
 		{name: "version", summary: "print the version and build information", run: runVersion},
 		{name: "help", summary: "show this help", run: func(w io.Writer, _ []string) error { return usage(w) }},
@@ -45,6 +46,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == rootfs.InitArg {
 		rootfs.InitMain()
 		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == namespaces.PauseArg {
+		namespaces.PauseMain()
 	}
 	if err := run(os.Stdout, os.Args[1:]); err != nil {
 		var code exitCode

@@ -21,7 +21,8 @@ import (
 
 const spankAbout = `The entry point of gpyxis' Slurm SPANK plugin (spank_gpyxis.so), not meant to be run
 by hand: the plugin runs 'gpyxis-runtime spank OP' with the job context on fd 3 and
-applies the reply (pkg/spank/protocol.go). OP: init, check, setup, join, exit, epilog.`
+applies the reply (pkg/spank/protocol.go). OP: init, check, setup, join, exit, epilog,
+teardown; resolve and fetch are run by setup as the job's user.`
 
 // spankFD is the plugin's socket.
 const spankFD = 3
@@ -82,7 +83,9 @@ func runSpank(stdout io.Writer, args []string) error {
 // handleSpank loads the configuration as the job's environment sets it and
 // runs the operation.
 func handleSpank(req *spank.Request, rep *spank.Reply) error {
-	if req.Op == spank.OpJoin || req.Op == spank.OpExit || req.Op == spank.OpEpilog {
+	userOp := req.Op == spank.OpJoin || req.Op == spank.OpExit || req.Op == spank.OpEpilog ||
+		req.Op == spank.OpResolve || req.Op == spank.OpFetch
+	if userOp {
 		// Configuration (ENROOT_*, GPYXIS_*, HOME, XDG_*) comes from the job,
 		// as under pyxis; the task-specific variables stay out.
 		os.Clearenv()
@@ -93,7 +96,7 @@ func handleSpank(req *spank.Request, rep *spank.Reply) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	d := spank.Deps{Logger: log, Log: os.Stderr}
-	if req.Op == spank.OpJoin || req.Op == spank.OpExit || req.Op == spank.OpEpilog {
+	if userOp {
 		cfg, err := siteConfig()
 		if err != nil {
 			rep.Error(err.Error())

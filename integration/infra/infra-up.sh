@@ -14,6 +14,8 @@ rm -f "$MARKER"
 apt_install gcc libc6-dev pkg-config libseccomp-dev squashfs-tools busybox-static
 # The unprivileged user that rootless tests switch to (unit tests too, so before them).
 "$INFRA_DIR/user-up.sh" "${TEST_USER:-tester}"
+# A second user, for the tests of users who do not trust each other (shared caches).
+"$INFRA_DIR/user-up.sh" tester2
 "$INFRA_DIR/registry-up.sh"
 "$INFRA_DIR/images-build.sh"
 # A real Slurm (slurmctld, slurmd, munged) for the shim's tests; SKIP_SLURM=1 leaves it out.

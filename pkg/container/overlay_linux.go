@@ -2,7 +2,9 @@ package container
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 	"github.com/gpyxis/gpyxis/pkg/namespaces"
 	"github.com/gpyxis/gpyxis/pkg/registry"
 	"github.com/gpyxis/gpyxis/pkg/rootfs"
+	"github.com/gpyxis/gpyxis/pkg/unpack"
 )
 
 // OverlayRoot is a container whose root filesystem is an overlay: a cached
@@ -108,4 +111,34 @@ func Unpack(ctx context.Context, p *registry.Puller, img *registry.Image, dir st
 // ExtractSquashfs writes the tree of a squashfs file into dir, natively.
 func ExtractSquashfs(ctx context.Context, image, dir string, log *slog.Logger) error {
 	return extractSquashfs(ctx, image, dir, log)
+}
+
+// UnpackFiles writes a resolved image's merged tree into dir from its
+// layer blobs as another process opened them (files[i] holds
+// img.Layers[i]; registry.Puller.OpenBlob). Each stream is checked
+// against its digests as it is read, and dir is only good once this
+// returns nil. Root uses it to fill the shared node cache for a user who
+// fetched the image, so only user.* extended attributes are kept: what
+// the user's own unpack could have written.
+func UnpackFiles(ctx context.Context, img *registry.Image, files []*os.File, dir string, log *slog.Logger) error {
+	if len(files) != len(img.Layers) {
+		return fmt.Errorf("unpack %s: %d layer files for %d layers", img.Ref, len(files), len(img.Layers))
+	}
+	return unpackLayers(ctx, blobFiles(files), img, dir, unpack.UserXattrs, log)
+}
+
+// blobFiles serves an image's layers from open blob files.
+type blobFiles []*os.File
+
+func (blobFiles) Resolve(context.Context, registry.Reference) (*registry.Image, error) {
+	return nil, errors.New("blob files resolve nothing")
+}
+
+func (blobFiles) Fetch(context.Context, *registry.Image) error { return nil }
+
+func (b blobFiles) OpenLayer(ctx context.Context, img *registry.Image, i int) (io.ReadCloser, error) {
+	if i < 0 || i >= len(b) {
+		return nil, fmt.Errorf("layer %d: out of range (%d files)", i, len(b))
+	}
+	return registry.OpenLayerFile(ctx, b[i], img.Layers[i])
 }

@@ -207,6 +207,12 @@ func pull(ctx context.Context, p *registry.Puller, ref registry.Reference) (*reg
 
 // unpackImage writes img's merged tree (with enroot's config files) into dir.
 func unpackImage(ctx context.Context, p *registry.Puller, img *registry.Image, dir string, log *slog.Logger) error {
+	return unpackLayers(ctx, p, img, dir, nil, log)
+}
+
+// unpackLayers writes img's merged tree into dir, with the layers p opens,
+// keeping the extended attributes xattr accepts (nil: all).
+func unpackLayers(ctx context.Context, p importer.Puller, img *registry.Image, dir string, xattr func(string) bool, log *slog.Logger) error {
 	layers, err := importer.Layers(ctx, p, img)
 	if err != nil {
 		return err
@@ -215,6 +221,7 @@ func unpackImage(ctx context.Context, p *registry.Puller, img *registry.Image, d
 	if err != nil {
 		return err
 	}
+	w.Xattr = xattr
 	_, err = flatten.Flatten(ctx, layers, w, flatten.Options{SkipDevices: true, ExcludeDevDir: true, Logger: log})
 	if cerr := w.Close(); err == nil {
 		err = cerr

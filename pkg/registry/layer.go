@@ -44,10 +44,42 @@ func (p *Puller) OpenLayer(ctx context.Context, img *Image, i int) (io.ReadClose
 	if err != nil {
 		return nil, fmt.Errorf("open layer: %w", err)
 	}
-	r := &layerReader{ctx: ctx, f: f, layer: l, blobHash: sha256.New(), diffHash: sha256.New()}
-	r.counted = &countReader{r: io.TeeReader(f, r.blobHash)}
+	return newLayerReader(ctx, f, f.Name(), f.Close, l, comp)
+}
+
+// OpenBlob opens a layer blob of the cache (call Fetch first), for a
+// process that cannot read the cache itself: see OpenLayerFile.
+func (p *Puller) OpenBlob(l Layer) (*os.File, error) {
+	if err := checkDigest(l.Digest); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p.cache.path(l.Digest))
+	if err != nil {
+		return nil, fmt.Errorf("open layer: %w", err)
+	}
+	return f, nil
+}
+
+// OpenLayerFile is OpenLayer on a blob file that another process opened
+// (OpenBlob): the stream verifies itself the same way, but a corrupt file
+// is only reported, never removed. It reads f from offset 0 with pread,
+// so a layer may be opened more than once, and leaves f open.
+func OpenLayerFile(ctx context.Context, f *os.File, l Layer) (io.ReadCloser, error) {
+	comp, err := layerCompression(l.MediaType)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDigest(l.Digest); err != nil {
+		return nil, err
+	}
+	return newLayerReader(ctx, io.NewSectionReader(f, 0, 1<<62), "", func() error { return nil }, l, comp)
+}
+
+func newLayerReader(ctx context.Context, src io.Reader, path string, closeSrc func() error, l Layer, comp compression) (io.ReadCloser, error) {
+	r := &layerReader{ctx: ctx, src: src, path: path, closeSrc: closeSrc, layer: l, blobHash: sha256.New(), diffHash: sha256.New()}
+	r.counted = &countReader{r: io.TeeReader(src, r.blobHash)}
 	if err := r.openDecoder(comp); err != nil {
-		f.Close()
+		closeSrc()
 		return nil, &Error{Kind: ErrDigestMismatch, Ref: "layer " + l.Digest.String(), Hint: "cannot decompress it", Err: err}
 	}
 	return r, nil
@@ -56,7 +88,9 @@ func (p *Puller) OpenLayer(ctx context.Context, img *Image, i int) (io.ReadClose
 // layerReader decompresses a cached layer and verifies it at the end.
 type layerReader struct {
 	ctx      context.Context
-	f        *os.File
+	src      io.Reader
+	path     string // the cache file, removed when corrupt; "" for OpenLayerFile
+	closeSrc func() error
 	layer    Layer
 	counted  *countReader
 	dec      io.Reader
@@ -125,10 +159,14 @@ func (r *layerReader) verify() error {
 // corrupt removes the cache entry (if it is still the file being read) and
 // returns an ErrDigestMismatch error.
 func (r *layerReader) corrupt(cause error) error {
-	name := r.f.Name()
-	if fi, err := r.f.Stat(); err == nil {
-		if cur, err := os.Stat(name); err == nil && os.SameFile(fi, cur) {
-			os.Remove(name)
+	if r.path == "" {
+		return &Error{Kind: ErrDigestMismatch, Ref: "layer " + r.layer.Digest.String(), Err: cause}
+	}
+	if f, ok := r.src.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil {
+			if cur, err := os.Stat(r.path); err == nil && os.SameFile(fi, cur) {
+				os.Remove(r.path)
+			}
 		}
 	}
 	return &Error{Kind: ErrDigestMismatch, Ref: "cached layer " + r.layer.Digest.String(),
@@ -137,7 +175,7 @@ func (r *layerReader) corrupt(cause error) error {
 
 func (r *layerReader) Close() error {
 	r.closeDec()
-	return r.f.Close()
+	return r.closeSrc()
 }
 
 // countReader counts the bytes read through it.

@@ -130,43 +130,88 @@ func (s *session) manifest(ctx context.Context, instance *digest.Digest) ([]byte
 // parseManifest reads the image manifest in img, fetches and verifies the
 // config, and fills the config and layer fields.
 func (s *session) parseManifest(ctx context.Context, img *Image) error {
-	var m imgspecv1.Manifest
-	if err := json.Unmarshal(img.Manifest, &m); err != nil {
-		return fmt.Errorf("parse manifest of %s: %w", s.ref, err)
-	}
-	if m.Config.MediaType != imgspecv1.MediaTypeImageConfig && m.Config.MediaType != dockerConfig {
-		return &Error{Kind: ErrUnsupported, Ref: s.ref.String(), Hint: "config media type " + quote(m.Config.MediaType) + " is not an image (an artifact?)"}
+	m, err := configDescriptor(img, s.ref)
+	if err != nil {
+		return err
 	}
 	cfg, err := s.blob(ctx, m.Config)
 	if err != nil {
 		return err
 	}
-	img.ConfigDigest, img.ConfigJSON = m.Config.Digest, cfg
-	if err := json.Unmarshal(cfg, &img.Config); err != nil {
-		return fmt.Errorf("parse config of %s: %w", s.ref, err)
-	}
-	if img.Platform.OS == "" {
-		img.Platform = Platform{OS: img.Config.OS, Architecture: img.Config.Architecture, Variant: img.Config.Variant}
+	if err := fillImage(img, m, cfg, s.ref); err != nil {
+		return err
 	}
 	if msg := platformMismatch(img.Config, s.p.opts.platform); msg != "" {
 		s.p.opts.log.Warn("image architecture does not match", "ref", s.ref.String(), "detail", msg)
 	}
-	return s.layers(img, m.Layers)
+	return nil
+}
+
+// configDescriptor parses img's manifest and checks its config is an
+// image's.
+func configDescriptor(img *Image, ref Reference) (*imgspecv1.Manifest, error) {
+	var m imgspecv1.Manifest
+	if err := json.Unmarshal(img.Manifest, &m); err != nil {
+		return nil, fmt.Errorf("parse manifest of %s: %w", ref, err)
+	}
+	if m.Config.MediaType != imgspecv1.MediaTypeImageConfig && m.Config.MediaType != dockerConfig {
+		return nil, &Error{Kind: ErrUnsupported, Ref: ref.String(), Hint: "config media type " + quote(m.Config.MediaType) + " is not an image (an artifact?)"}
+	}
+	return &m, nil
+}
+
+// fillImage sets img's config (cfg, already verified against m) and layers.
+func fillImage(img *Image, m *imgspecv1.Manifest, cfg []byte, ref Reference) error {
+	img.ConfigDigest, img.ConfigJSON = m.Config.Digest, cfg
+	if err := json.Unmarshal(cfg, &img.Config); err != nil {
+		return fmt.Errorf("parse config of %s: %w", ref, err)
+	}
+	if img.Platform.OS == "" {
+		img.Platform = Platform{OS: img.Config.OS, Architecture: img.Config.Architecture, Variant: img.Config.Variant}
+	}
+	return layers(img, m.Layers, ref)
+}
+
+// ImageFromParts rebuilds the Image that Resolve returned from what it
+// fetched (Manifest, MediaType, ConfigJSON, Platform), trusting nothing:
+// the Digest is computed from the manifest and the config is checked
+// against the manifest's descriptor. A process that did not fetch the
+// image itself (root, unpacking for a user) uses it on what the user's
+// process hands over.
+func ImageFromParts(ref Reference, manifest []byte, mediaType string, config []byte, platform Platform) (*Image, error) {
+	if !isImageManifest(mediaType) {
+		return nil, &Error{Kind: ErrUnsupported, Ref: ref.String(), Hint: "manifest media type " + quote(mediaType) + " is not an image"}
+	}
+	img := &Image{Ref: ref, Digest: digest.FromBytes(manifest), MediaType: mediaType, Manifest: manifest, Platform: platform}
+	m, err := configDescriptor(img, ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDigest(m.Config.Digest); err != nil {
+		return nil, fmt.Errorf("%s config: %w", ref, err)
+	}
+	if got := digest.FromBytes(config); got != m.Config.Digest || int64(len(config)) != m.Config.Size {
+		return nil, mismatch("config "+m.Config.Digest.String(), m.Config.Digest.String(), fmt.Sprintf("%s (%d bytes)", got, len(config)))
+	}
+	if err := fillImage(img, m, config, ref); err != nil {
+		return nil, err
+	}
+	return img, nil
 }
 
 // layers validates the layer descriptors and pairs them with the diff_ids.
-func (s *session) layers(img *Image, descs []imgspecv1.Descriptor) error {
+func layers(img *Image, descs []imgspecv1.Descriptor, ref Reference) error {
 	diffIDs := img.Config.RootFS.DiffIDs
 	if len(diffIDs) != len(descs) {
-		return &Error{Kind: ErrUnsupported, Ref: s.ref.String(),
+		return &Error{Kind: ErrUnsupported, Ref: ref.String(),
 			Hint: fmt.Sprintf("malformed image: %d layers but %d diff_ids in the config", len(descs), len(diffIDs))}
 	}
 	for i, d := range descs {
 		if _, err := layerCompression(d.MediaType); err != nil {
-			return fmt.Errorf("%s: %w", s.ref, err)
+			return fmt.Errorf("%s: %w", ref, err)
 		}
 		if err := checkDigest(d.Digest); err != nil {
-			return fmt.Errorf("%s layer %d: %w", s.ref, i, err)
+			return fmt.Errorf("%s layer %d: %w", ref, i, err)
 		}
 		img.Layers = append(img.Layers, Layer{Digest: d.Digest, Size: d.Size, MediaType: d.MediaType, DiffID: diffIDs[i]})
 	}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"time"
 
+	imgspec "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/gpyxis/gpyxis/pkg/container"
 	"github.com/gpyxis/gpyxis/pkg/imagecache"
 	"github.com/gpyxis/gpyxis/pkg/registry"
@@ -39,9 +41,16 @@ func holdCached(ctx context.Context, req *Request, rep *Reply, j *job, d Deps, n
 			rep.Verbose(fmt.Sprintf("evicted %d cached image trees", n))
 		}
 	}
+	return holdOverlay(ctx, so, j, d, name, entry.Rootfs, entry.Meta.Config, []*os.File{use})
+}
+
+// holdOverlay starts the step's container on an overlay of the tree lower
+// (keep: files its holder keeps open). It returns the holder and the
+// container's own directory (removed at the end of the step).
+func holdOverlay(ctx context.Context, so container.StartOptions, j *job, d Deps, name, lower string, cfg imgspec.ImageConfig, keep []*os.File) (*container.Holding, string, error) {
 	dir := filepath.Join(d.Config.DataPath, ".overlay-"+name)
-	h, err := container.HoldOverlay(ctx, container.OverlayRoot{Lower: entry.Rootfs, Dir: dir, Config: entry.Meta.Config},
-		so, holderFile(j, name), []*os.File{use})
+	h, err := container.HoldOverlay(ctx, container.OverlayRoot{Lower: lower, Dir: dir, Config: cfg},
+		so, holderFile(j, name), keep)
 	if err != nil {
 		container.RemoveRootfs(dir)
 		return nil, "", err

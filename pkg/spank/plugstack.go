@@ -2,6 +2,7 @@ package spank
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 )
 
@@ -33,6 +34,14 @@ type Plugstack struct {
 	// Runtime is runtime=, the absolute path of the gpyxis-runtime binary
 	// (gpyxis only; the C shim reads it too); "" for the built-in default.
 	Runtime string
+	// SharedRootfsCache is shared_rootfs_cache=, a directory where root
+	// keeps one tree per image for every user of the node (gpyxis only;
+	// "" for none: each user has a cache of their own). See
+	// shared_linux.go.
+	SharedRootfsCache string
+	// SharedRootfsCacheMaxMB is shared_rootfs_cache_max_mb=, the shared
+	// cache's size cap; default 51200.
+	SharedRootfsCacheMaxMB int
 }
 
 // Plugstack defaults.
@@ -49,6 +58,7 @@ const (
 var plugstackKeys = []string{
 	"runtime_path", "execute_entrypoint", "container_scope", "sbatch_support",
 	"use_enroot_load", "importer", "use_squashfuse", "runtime",
+	"shared_rootfs_cache", "shared_rootfs_cache_max_mb",
 }
 
 // ErrInvalidConfig is the cause of every *ConfigError, for errors.Is.
@@ -79,9 +89,10 @@ func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
 // or runtime that is not an absolute path.
 func ParsePlugstack(args []string) (Plugstack, error) {
 	c := Plugstack{
-		RuntimePath:    DefaultRuntimePath,
-		ContainerScope: ScopeGlobal,
-		SbatchSupport:  true,
+		RuntimePath:            DefaultRuntimePath,
+		ContainerScope:         ScopeGlobal,
+		SbatchSupport:          true,
+		SharedRootfsCacheMaxMB: 51200,
 	}
 	for _, arg := range args {
 		if err := c.set(arg); err != nil {
@@ -106,6 +117,14 @@ func (c *Plugstack) set(arg string) error {
 		err = setPath(&c.Importer, arg, key, value, true)
 	case "runtime":
 		err = setPath(&c.Runtime, arg, key, value, true)
+	case "shared_rootfs_cache":
+		err = setPath(&c.SharedRootfsCache, arg, key, value, true)
+	case "shared_rootfs_cache_max_mb":
+		n, perr := strconv.Atoi(value)
+		if perr != nil || n < 0 {
+			return &ConfigError{Arg: arg, Key: key, Msg: key + ": invalid value: " + value + " (use a size in MiB, 0 for no cap)"}
+		}
+		c.SharedRootfsCacheMaxMB = n
 	case "container_scope":
 		if value != ScopeGlobal && value != ScopeJob {
 			return &ConfigError{Arg: arg, Key: key,

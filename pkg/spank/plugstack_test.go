@@ -11,7 +11,7 @@ func TestParsePlugstackDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Plugstack{RuntimePath: "/run/gpyxis", ContainerScope: "global", SbatchSupport: true}
+	want := Plugstack{RuntimePath: "/run/gpyxis", ContainerScope: "global", SbatchSupport: true, SharedRootfsCacheMaxMB: 51200}
 	if c != want {
 		t.Errorf("got %+v, want %+v", c, want)
 	}
@@ -27,19 +27,23 @@ func TestParsePlugstackValues(t *testing.T) {
 		"importer=/usr/share/pyxis/importers/caching_importer.sh",
 		"use_squashfuse=true",
 		"runtime=/usr/libexec/gpyxis/gpyxis-runtime",
+		"shared_rootfs_cache=/var/cache/gpyxis/rootfs",
+		"shared_rootfs_cache_max_mb=100",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Plugstack{
-		RuntimePath:       "/tmp/gpyxis",
-		ExecuteEntrypoint: true,
-		ContainerScope:    "job",
-		SbatchSupport:     false,
-		UseEnrootLoad:     true,
-		Importer:          "/usr/share/pyxis/importers/caching_importer.sh",
-		UseSquashfuse:     true,
-		Runtime:           "/usr/libexec/gpyxis/gpyxis-runtime",
+		RuntimePath:            "/tmp/gpyxis",
+		ExecuteEntrypoint:      true,
+		ContainerScope:         "job",
+		SbatchSupport:          false,
+		UseEnrootLoad:          true,
+		Importer:               "/usr/share/pyxis/importers/caching_importer.sh",
+		UseSquashfuse:          true,
+		Runtime:                "/usr/libexec/gpyxis/gpyxis-runtime",
+		SharedRootfsCache:      "/var/cache/gpyxis/rootfs",
+		SharedRootfsCacheMaxMB: 100,
 	}
 	if c != want {
 		t.Errorf("got  %+v\nwant %+v", c, want)
@@ -81,7 +85,7 @@ func TestParsePlugstackErrors(t *testing.T) {
 	tests := []struct {
 		arg, key, msg string
 	}{
-		{"remap_root=1", "", "unknown configuration option: remap_root=1 (known options: runtime_path=, execute_entrypoint=, container_scope=, sbatch_support=, use_enroot_load=, importer=, use_squashfuse=, runtime=)"},
+		{"remap_root=1", "", "unknown configuration option: remap_root=1 (known options: runtime_path=, execute_entrypoint=, container_scope=, sbatch_support=, use_enroot_load=, importer=, use_squashfuse=, runtime=, shared_rootfs_cache=, shared_rootfs_cache_max_mb=)"},
 		{"runtime_path", "", "unknown configuration option: runtime_path (known options: "},
 		{"RUNTIME_PATH=/x", "", "unknown configuration option: RUNTIME_PATH=/x"},
 		{"=x", "", "unknown configuration option: =x"},
@@ -95,6 +99,8 @@ func TestParsePlugstackErrors(t *testing.T) {
 		{"runtime_path=", "runtime_path", "runtime_path: path must be absolute: "},
 		{"importer=./importer.sh", "importer", "importer: path must be absolute: ./importer.sh"},
 		{"runtime=gpyxis-runtime", "runtime", "runtime: path must be absolute: gpyxis-runtime"},
+		{"shared_rootfs_cache=cache", "shared_rootfs_cache", "shared_rootfs_cache: path must be absolute: cache"},
+		{"shared_rootfs_cache_max_mb=-1", "shared_rootfs_cache_max_mb", "shared_rootfs_cache_max_mb: invalid value: -1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.arg, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -37,6 +38,9 @@ import (
 //	                 messages (slurm_error for error and warning,
 //	                 slurm_info, slurm_verbose, slurm_spank_log)
 //	enabled=0|1      whether the step uses a container (setup)
+//	teardown=1       call teardown as root at slurm_spank_exit; setup's fds
+//	                 (a lock on the shared cache entry) are kept until then
+//	result=JSON      what resolve and fetch found (not for the shim)
 //	fds=N            N namespace fds were passed, to give gpx_join in order
 //	chdir=PATH       working directory after the join
 //	seccomp=HEX      a BPF program (struct sock_filter array) to load
@@ -58,6 +62,14 @@ const (
 	OpJoin   Op = "join"   // task_init, as the user: create once, then join
 	OpExit   Op = "exit"   // after the last task_exit, as the user: save, stop, remove
 	OpEpilog Op = "epilog" // job epilog, as the user: container_scope=job cleanup
+	// slurm_spank_exit, as root, when setup asked for it (teardown=1):
+	// unmount the step's shared image tree.
+	OpTeardown Op = "teardown"
+	// Run by setup (root) as the job's user, never by the shim: resolve
+	// the image with the user's credentials, and fetch its layers (the
+	// reply passes the open blob files). See shared_linux.go.
+	OpResolve Op = "resolve"
+	OpFetch   Op = "fetch"
 )
 
 // Request is what the shim sends.
@@ -104,6 +116,31 @@ func ReadRequest(r io.Reader) (*Request, error) {
 		return nil, errors.New("read request: no op")
 	}
 	return req, nil
+}
+
+// Bytes encodes the request as the shim writes it.
+func (r *Request) Bytes() []byte {
+	var b bytes.Buffer
+	rec := func(k, v string) { b.WriteString(k + "=" + strings.ReplaceAll(v, "\x00", "") + "\x00") }
+	rec("op", string(r.Op))
+	keys := make([]string, 0, len(r.Context))
+	for k := range r.Context {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		rec("ctx."+k, r.Context[k])
+	}
+	for _, a := range r.Args {
+		rec("arg", a)
+	}
+	for _, o := range r.Options {
+		rec("opt", o.Name+"="+o.Value)
+	}
+	for _, e := range r.Env {
+		rec("env", e)
+	}
+	return b.Bytes()
 }
 
 // Int returns context item name as an integer, or an error naming it.
@@ -153,6 +190,24 @@ func (r *Reply) Log(msg string)     { r.add("log", msg) }
 // Enabled says whether the step runs in a container.
 func (r *Reply) Enabled(on bool) {
 	r.add("enabled", map[bool]string{true: "1", false: "0"}[on])
+}
+
+// Teardown asks the shim for the teardown operation at the step's end.
+func (r *Reply) Teardown() { r.add("teardown", "1") }
+
+// Result carries an internal operation's answer (resolve, fetch).
+func (r *Reply) Result(b []byte) { r.add("result", string(b)) }
+
+// Records splits a reply into its records, for a Go caller of an
+// operation (setup calls resolve and fetch).
+func Records(b []byte) [][2]string {
+	var out [][2]string
+	for _, rec := range strings.Split(string(bytes.TrimSuffix(b, []byte{0})), "\x00") {
+		if k, v, ok := strings.Cut(rec, "="); ok {
+			out = append(out, [2]string{k, v})
+		}
+	}
+	return out
 }
 
 // Chdir sets the task's working directory after the join.

@@ -57,7 +57,13 @@ func Handle(ctx context.Context, req *Request, rep *Reply, d Deps) error {
 	case OpCheck:
 		err = opCheck(req, rep)
 	case OpSetup:
-		err = opSetup(req, rep)
+		err = opSetup(ctx, req, rep, d)
+	case OpTeardown:
+		err = opTeardown(req)
+	case OpResolve:
+		err = opResolve(ctx, req, rep, d)
+	case OpFetch:
+		err = opFetch(ctx, req, rep, d)
 	case OpJoin:
 		err = opJoin(ctx, req, rep, d)
 	case OpExit:
@@ -105,9 +111,10 @@ func opCheck(req *Request, rep *Reply) error {
 }
 
 // opSetup runs as root in slurmstepd: it says whether the step needs the
-// plugin and makes the user's runtime directory, which only root can.
-func opSetup(req *Request, rep *Reply) error {
-	ps, o, _, err := parseAll(req)
+// plugin, makes the user's runtime directory, which only root can, and
+// readies the step's tree when the site has a shared cache.
+func opSetup(ctx context.Context, req *Request, rep *Reply, d Deps) error {
+	_, o, _, err := parseAll(req)
 	if err != nil {
 		// Reported by every task's join, where it fails the step.
 		rep.Enabled(true)
@@ -117,16 +124,18 @@ func opSetup(req *Request, rep *Reply) error {
 	if !o.Enabled() {
 		return nil
 	}
-	uid, err := req.Int("uid")
+	j, _, err := loadJob(req)
 	if err != nil {
 		return err
 	}
-	gid, err := req.Int("gid")
-	if err != nil {
-		return err
+	if sharedEligible(j) {
+		if _, err := shareTree(ctx, req, rep, j, d); err != nil {
+			// The step falls back to the user's own cache.
+			d.Logger.Warn("shared image cache not used", "err", err)
+			rep.Verbose("shared image cache not used: " + err.Error())
+		}
 	}
-	_, err = userRuntimeDir(ps, int(uid), int(gid))
-	return err
+	return nil
 }
 
 // userRuntimeDir makes RUNTIME_PATH/UID (0700, owned by the user) and checks
@@ -364,7 +373,12 @@ func setUp(ctx context.Context, req *Request, rep *Reply, j *job, d Deps) (*step
 		// a directory of the lower layer (EXDEV; redirect_dir needs
 		// privilege), and dpkg, for one, does not cope.
 		var err error
-		if h, st.Overlay, err = holdCached(ctx, req, rep, j, d, name); err != nil {
+		if t, serr := readShared(j); serr == nil {
+			h, st.Overlay, err = holdShared(ctx, req, rep, j, d, name, t)
+		} else {
+			h, st.Overlay, err = holdCached(ctx, req, rep, j, d, name)
+		}
+		if err != nil {
 			return nil, err
 		}
 		discard = func() { container.RemoveRootfs(st.Overlay) }

@@ -21,6 +21,18 @@ type Writer struct {
 	log     *slog.Logger
 	dirs    map[string]dirAttr // final attributes of directories, applied by Close
 	Skipped int                // entries not created (device nodes)
+	// Xattr, when set, says which of an entry's extended attributes to
+	// keep. A privileged writer sets it to keep to what an unprivileged
+	// one could write (UserXattrs): root would otherwise also write the
+	// image's trusted.* and security.* attributes.
+	Xattr func(name string) bool
+}
+
+// UserXattrs keeps user.* attributes, the only ones an unprivileged
+// writer can set, except user.overlay.*, which an overlay mounted in a
+// user namespace would read as its own.
+func UserXattrs(name string) bool {
+	return strings.HasPrefix(name, "user.") && !strings.HasPrefix(name, "user.overlay.")
 }
 
 type dirAttr struct {
@@ -165,6 +177,9 @@ func (w *Writer) setXattrs(parent int, name string, e flatten.Entry) {
 	defer unix.Close(fd)
 	p := fmt.Sprintf("/proc/self/fd/%d", fd)
 	for k, v := range e.Xattrs {
+		if w.Xattr != nil && !w.Xattr(k) {
+			continue
+		}
 		// Symlinks cannot carry user.* xattrs; filesystems without xattrs say ENOTSUP.
 		if err := unix.Lsetxattr(p, k, v, 0); err != nil && e.Type != flatten.Symlink {
 			w.log.Debug("xattr not kept", "path", e.Path, "name", k, "err", err)
