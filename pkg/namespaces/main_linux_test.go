@@ -11,6 +11,9 @@ import (
 const helperEnv = "GPYXIS_NAMESPACES_HELPER"
 
 func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == PauseArg {
+		PauseMain()
+	}
 	if os.Getenv(helperEnv) == "wait" {
 		io.Copy(io.Discard, os.Stdin)
 		os.Exit(0)

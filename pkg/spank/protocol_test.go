@@ -3,6 +3,7 @@ package spank
 import (
 	"bytes"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -54,5 +55,23 @@ func TestReplyBytes(t *testing.T) {
 	r.Files = []*os.File{f, f}
 	if !bytes.HasPrefix(r.Bytes(), []byte("fds=2\x00error=")) {
 		t.Fatalf("with files: %q, want fds=2 first", r.Bytes())
+	}
+}
+
+// TestRequestBytes: what Bytes writes, ReadRequest reads back the same.
+func TestRequestBytes(t *testing.T) {
+	in := &Request{Op: OpResolve, Context: map[string]string{"uid": "1001", "digest": "sha256:ab"},
+		Args: []string{"runtime_path=/run/x"}, Options: []Opt{{Name: "container-image", Value: "a#b:c"}},
+		Env: []string{"A=1", "B=line1\nline2"}}
+	out, err := ReadRequest(bytes.NewReader(in.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(in, out) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", out, in)
+	}
+	recs := Records([]byte("result={\"a\":1}\x00error=boom\x00"))
+	if len(recs) != 2 || recs[0] != [2]string{"result", `{"a":1}`} || recs[1] != [2]string{"error", "boom"} {
+		t.Errorf("Records: %q", recs)
 	}
 }

@@ -94,3 +94,15 @@ func TestWriter(t *testing.T) {
 		t.Fatalf("xattr = %q", buf[:n])
 	}
 }
+
+func TestUserXattrs(t *testing.T) {
+	for name, want := range map[string]bool{
+		"user.rootlesscontainers": true, "user.mime_type": true,
+		"user.overlay.opaque": false, "trusted.overlay.opaque": false,
+		"security.capability": false, "security.selinux": false, "system.posix_acl_access": false,
+	} {
+		if got := UserXattrs(name); got != want {
+			t.Errorf("UserXattrs(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
