@@ -25,8 +25,9 @@
 // as long as it runs (its holder inherits the descriptor); GC evicts least
 // recently used entries that nobody holds, down to a size cap or an age.
 //
-// The cache is per user: entries are written by the user's own runtime,
-// and no other user's process can write into them. A cache shared between
-// users needs a producer that they all trust (root, in slurmstepd); that
-// is not built yet.
+// A cache is per user, written by the user's own runtime, unless the site
+// configures a shared one (the plugin's shared_rootfs_cache=): there root
+// is the only producer, from layers the user's process fetched and root
+// verified, and each step gets the tree through an idmapped read-only
+// mount (pkg/spank, shared_linux.go). The format and keys are the same.
 package imagecache
