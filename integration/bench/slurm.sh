@@ -7,6 +7,7 @@
 #   ... with GPYXIS_ROOTFS_CACHE=false              unnamed, cache off: unpacked anew each step
 #   srun -n8 --container-name=bench true            named, existing rootfs: holder + 8 joins
 #   srun -n1 --container-name=bench true            the same with one task
+#   srun -n2 --container-image=debian true          with shared_rootfs_cache= (as root only)
 # The per-task join cost is (named -n8 - named -n1) / 7: the extra tasks do nothing else.
 . "$(dirname "$0")/../infra/lib.sh"
 N=${1:-5}
@@ -49,6 +50,16 @@ sqsh2=$(per_run "${S[@]}" -n2 --container-image="$D/debian.sqsh" true)
 nocache=$(XDG_CONFIG_HOME=$D/nocache per_run "${S[@]}" -n8 --container-image="$IMAGE" true)
 named8=$(per_run "${S[@]}" -n8 --container-name=bench true)
 named1=$(per_run "${S[@]}" -n1 --container-name=bench true)
+# The shared node cache (plugstack shared_rootfs_cache=): root's tree, mounted idmapped for
+# each step. Rewriting plugstack.conf needs root; the previous arguments are restored.
+shared2=-1
+if [ "$(id -u)" = 0 ]; then
+	prev=$(jq -r .args "$PLUGIN_JSON")
+	pstack() { PLUGSTACK_ARGS=$1 "$INFRA_DIR/plugin-up.sh" "$BIN" "$(jq -r .plugin "$PLUGIN_JSON")" >/dev/null 2>&1; }
+	pstack "${prev:+$prev }shared_rootfs_cache=$D/shared" || die "enabling the shared cache failed"
+	shared2=$(per_run "${S[@]}" -n2 --container-image="$IMAGE" true)
+	pstack "$prev" || die "restoring the plugstack arguments ($prev) failed"
+fi
 ratio() { echo "$1 / ($plain + 0.001)" | bc -l; }
 printf '\nSlurm step overhead, mean of %d runs, %d cores, Slurm %s\n' "$N" "$(nproc)" "$(srun --version | awk '{print $2}')"
 printf '%-52s %6d ms\n' "srun -n8 true (baseline)" "$plain"
@@ -58,6 +69,7 @@ printf '%-52s %6d ms  %5.1fx\n' "srun -n8 ... debian true, GPYXIS_ROOTFS_CACHE=n
 printf '%-52s %6d ms\n' "srun -n2 true (baseline)" "$plain2"
 printf '%-52s %6d ms  %5.1fx  (+%d ms)\n' "srun -n2 --container-image=debian true (warm)" "$unnamed2" "$(echo "$unnamed2 / ($plain2 + 0.001)" | bc -l)" "$((unnamed2 - plain2))"
 printf '%-52s %6d ms  %5.1fx  (+%d ms)\n' "srun -n2 --container-image=debian.sqsh true (warm)" "$sqsh2" "$(echo "$sqsh2 / ($plain2 + 0.001)" | bc -l)" "$((sqsh2 - plain2))"
+[ "$shared2" -ge 0 ] && printf '%-52s %6d ms  %5.1fx  (+%d ms)\n' "srun -n2 ... debian true, shared_rootfs_cache (warm)" "$shared2" "$(echo "$shared2 / ($plain2 + 0.001)" | bc -l)" "$((shared2 - plain2))"
 printf '%-52s %6d ms  %5.1fx\n' "srun -n8 --container-name=bench true (existing)" "$named8" "$(ratio "$named8")"
 printf '%-52s %6d ms\n' "srun -n1 --container-name=bench true (existing)" "$named1"
 printf 'per-task join: %.1f ms ((named -n8 - named -n1) / 7)\n' "$(echo "($named8 - $named1) / 7" | bc -l)"
