@@ -63,7 +63,8 @@ func (p *Puller) OpenBlob(l Layer) (*os.File, error) {
 // OpenLayerFile is OpenLayer on a blob file that another process opened
 // (OpenBlob): the stream verifies itself the same way, but a corrupt file
 // is only reported, never removed. It reads f from offset 0 with pread,
-// so a layer may be opened more than once, and leaves f open.
+// so a layer may be opened more than once, and leaves f open. f must be a
+// regular file.
 func OpenLayerFile(ctx context.Context, f *os.File, l Layer) (io.ReadCloser, error) {
 	comp, err := layerCompression(l.MediaType)
 	if err != nil {
@@ -72,7 +73,17 @@ func OpenLayerFile(ctx context.Context, f *os.File, l Layer) (io.ReadCloser, err
 	if err := checkDigest(l.Digest); err != nil {
 		return nil, err
 	}
-	return newLayerReader(ctx, io.NewSectionReader(f, 0, 1<<62), "", func() error { return nil }, l, comp)
+	// The file comes from a process that may not be trusted: only a
+	// regular file (not a pipe that never ends), and no more than one
+	// byte past the layer's size (enough to tell a wrong size).
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("layer %s: %w", l.Digest, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("layer %s: %s is not a regular file", l.Digest, f.Name())
+	}
+	return newLayerReader(ctx, io.NewSectionReader(f, 0, l.Size+1), "", func() error { return nil }, l, comp)
 }
 
 func newLayerReader(ctx context.Context, src io.Reader, path string, closeSrc func() error, l Layer, comp compression) (io.ReadCloser, error) {

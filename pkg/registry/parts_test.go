@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -82,5 +84,20 @@ func TestOpenLayerFile(t *testing.T) {
 	}
 	if _, err := os.Stat(name); err != nil {
 		t.Errorf("a blob file opened by another process was removed: %v", err)
+	}
+}
+
+// TestOpenLayerFileNotRegular: a pipe handed over as a blob is refused
+// before anything reads from it.
+func TestOpenLayerFileNotRegular(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	l := Layer{Digest: digest.Digest("sha256:" + strings.Repeat("0", 64)), Size: 10, MediaType: imgspecv1.MediaTypeImageLayerGzip}
+	if _, err := OpenLayerFile(context.Background(), r, l); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("a pipe as a layer file: %v, want an error", err)
 	}
 }
