@@ -90,6 +90,14 @@ func TestSharedRootfsCache(t *testing.T) {
 		`touch /etc/probe 2>/dev/null && echo wrote-etc; ` +
 		`grep -q ' / ' /proc/self/mountinfo && echo has-root`
 
+	// Mount points of other steps (earlier runs) are not this test's.
+	before := map[string]bool{}
+	for _, u := range []*sharedUser{a, b} {
+		m, _ := filepath.Glob(filepath.Join(p.RuntimePath, u.uid, "tree.*"))
+		for _, x := range m {
+			before[x] = true
+		}
+	}
 	var wg sync.WaitGroup
 	outs := make([]string, 2)
 	errs := make([]error, 2)
@@ -151,7 +159,7 @@ func TestSharedRootfsCache(t *testing.T) {
 	for deadline := time.Now().Add(30 * time.Second); mnt == "" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		m, _ := filepath.Glob(filepath.Join(rt, "tree.*"))
 		for _, x := range m {
-			if !strings.HasSuffix(x, ".json") {
+			if !strings.HasSuffix(x, ".json") && !before[x] {
 				mnt = x
 			}
 		}
@@ -178,14 +186,23 @@ func TestSharedRootfsCache(t *testing.T) {
 	if err := step.Wait(); err != nil {
 		t.Errorf("sleeping step: %v\n%s", err, stepOut.String())
 	}
-	// The teardown runs when slurmstepd ends the step.
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if m, _ := filepath.Glob(filepath.Join(rt, "tree.*")); len(m) == 0 {
-			break
+	// slurmstepd unmounts when it ends the step.
+	left := func() []string {
+		var out []string
+		for _, u := range []*sharedUser{a, b} {
+			m, _ := filepath.Glob(filepath.Join(p.RuntimePath, u.uid, "tree.*"))
+			for _, x := range m {
+				if !before[x] {
+					out = append(out, x)
+				}
+			}
 		}
+		return out
 	}
-	if m, _ := filepath.Glob(filepath.Join(rt, "tree.*")); len(m) > 0 {
-		t.Errorf("shared tree mount points left after the steps: %v", m)
+	for deadline := time.Now().Add(20 * time.Second); len(left()) > 0 && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+	}
+	if l := left(); len(l) > 0 {
+		t.Errorf("shared tree mount points left after the steps: %v", l)
 	}
 	if mi, err := os.ReadFile("/proc/self/mountinfo"); err == nil && strings.Contains(string(mi), cacheDir) {
 		t.Errorf("a shared tree is still mounted after the steps")

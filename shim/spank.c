@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -54,7 +55,8 @@ static struct {
 	int enabled;      /* remote: the step runs in a container */
 	uint32_t exited;  /* remote: tasks whose task_exit ran */
 	int released;
-	int teardown;     /* remote: setup mounted a shared tree */
+	char unmount[PATH_MAX]; /* remote: setup's mount point to unmount at exit */
+	char remove[PATH_MAX];  /* remote: setup's file to remove at exit */
 	int kept[MAX_FDS]; /* remote: setup's fds, held until slurm_spank_exit */
 	int nkept;
 } g = { .runtime = GPYXIS_RUNTIME };
@@ -538,8 +540,10 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 		for (size_t off = 0; off < c.rep.len; off += strlen(c.rep.p + off) + 1) {
 			if (!strcmp(c.rep.p + off, "enabled=1"))
 				g.enabled = 1;
-			else if (!strcmp(c.rep.p + off, "teardown=1"))
-				g.teardown = 1;
+			else if (!strncmp(c.rep.p + off, "unmount=", 8))
+				snprintf(g.unmount, sizeof(g.unmount), "%s", c.rep.p + off + 8);
+			else if (!strncmp(c.rep.p + off, "remove=", 7))
+				snprintf(g.remove, sizeof(g.remove), "%s", c.rep.p + off + 7);
 		}
 		/* A lock on the shared cache entry: slurmstepd holds it for the
 		 * step (close-on-exec, so tasks do not). */
@@ -602,16 +606,22 @@ int slurm_spank_task_exit(spank_t sp, int ac, char **av)
 
 int slurm_spank_exit(spank_t sp, int ac, char **av)
 {
-	struct call c;
 	(void)ac, (void)av;
 	if (spank_context() != S_CTX_REMOTE)
 		return 0;
 	/* A step whose tasks never all exited through task_exit still ends. */
 	release(sp);
-	if (g.teardown) { /* as root: unmount the shared tree */
-		call(sp, "teardown", 0, job_env(sp), &c);
-		call_free(&c);
+	/* Here, not in a runtime process: slurmstepd may be killing its
+	 * descendants (proctrack/linuxproc) as the step ends. NOFOLLOW: the
+	 * mount point is in the user's directory. */
+	if (g.unmount[0] != '\0') {
+		if (umount2(g.unmount, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL && errno != ENOENT)
+			slurm_error("gpyxis: unmount %s: %m", g.unmount);
+		rmdir(g.unmount);
+		g.unmount[0] = '\0';
 	}
+	if (g.remove[0] != '\0')
+		unlink(g.remove), g.remove[0] = '\0';
 	for (int i = 0; i < g.nkept; i++)
 		close(g.kept[i]);
 	g.nkept = 0;

@@ -21,8 +21,8 @@ import (
 
 const spankAbout = `The entry point of gpyxis' Slurm SPANK plugin (spank_gpyxis.so), not meant to be run
 by hand: the plugin runs 'gpyxis-runtime spank OP' with the job context on fd 3 and
-applies the reply (pkg/spank/protocol.go). OP: init, check, setup, join, exit, epilog,
-teardown; resolve and fetch are run by setup as the job's user.`
+applies the reply (pkg/spank/protocol.go). OP: init, check, setup, join, exit, epilog;
+resolve and fetch are run by setup as the job's user.`
 
 // spankFD is the plugin's socket.
 const spankFD = 3

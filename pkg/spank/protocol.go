@@ -38,8 +38,10 @@ import (
 //	                 messages (slurm_error for error and warning,
 //	                 slurm_info, slurm_verbose, slurm_spank_log)
 //	enabled=0|1      whether the step uses a container (setup)
-//	teardown=1       call teardown as root at slurm_spank_exit; setup's fds
+//	unmount=PATH     setup: at slurm_spank_exit (root), umount2(PATH,
+//	                 MNT_DETACH|UMOUNT_NOFOLLOW), then rmdir(PATH); setup's fds
 //	                 (a lock on the shared cache entry) are kept until then
+//	remove=PATH      setup: unlink(PATH) at slurm_spank_exit
 //	result=JSON      what resolve and fetch found (not for the shim)
 //	fds=N            N namespace fds were passed, to give gpx_join in order
 //	chdir=PATH       working directory after the join
@@ -62,9 +64,6 @@ const (
 	OpJoin   Op = "join"   // task_init, as the user: create once, then join
 	OpExit   Op = "exit"   // after the last task_exit, as the user: save, stop, remove
 	OpEpilog Op = "epilog" // job epilog, as the user: container_scope=job cleanup
-	// slurm_spank_exit, as root, when setup asked for it (teardown=1):
-	// unmount the step's shared image tree.
-	OpTeardown Op = "teardown"
 	// Run by setup (root) as the job's user, never by the shim: resolve
 	// the image with the user's credentials, and fetch its layers (the
 	// reply passes the open blob files). See shared_linux.go.
@@ -192,8 +191,13 @@ func (r *Reply) Enabled(on bool) {
 	r.add("enabled", map[bool]string{true: "1", false: "0"}[on])
 }
 
-// Teardown asks the shim for the teardown operation at the step's end.
-func (r *Reply) Teardown() { r.add("teardown", "1") }
+// Unmount asks the shim to unmount (and remove) a mount point at the end
+// of the step, as root, and Remove to unlink a file then. The shim does it
+// itself: a process it started at that point could be killed with the
+// step's other processes (proctrack/linuxproc signals every descendant of
+// slurmstepd when the step ends).
+func (r *Reply) Unmount(path string) { r.add("unmount", path) }
+func (r *Reply) Remove(path string)  { r.add("remove", path) }
 
 // Result carries an internal operation's answer (resolve, fetch).
 func (r *Reply) Result(b []byte) { r.add("result", string(b)) }

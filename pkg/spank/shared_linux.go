@@ -27,8 +27,8 @@ package spank
 //     The user cannot change that mount: it belongs to the initial mount
 //     namespace, and in the container's namespaces, copies of it are
 //     locked read-only by the kernel.
-//  5. join (the user) mounts the container's overlay on it; teardown
-//     (root, slurm_spank_exit) unmounts it.
+//  5. join (the user) mounts the container's overlay on it; slurmstepd
+//     (the plugin, as root, in slurm_spank_exit) unmounts it.
 //
 // Anything that fails on the way leaves the step to the per-user cache,
 // which reports the error in the user's terms if it fails too.
@@ -152,8 +152,10 @@ func shareTree(ctx context.Context, req *Request, rep *Reply, j *job, d Deps) (b
 		use.Close()
 		return false, err
 	}
-	// From here teardown must run, whatever happens to the step.
-	rep.Teardown()
+	// slurmstepd unmounts at the end of the step, whatever happens to it,
+	// and holds the lock until then.
+	rep.Unmount(j.sharedPath(""))
+	rep.Remove(j.sharedPath(".json"))
 	rep.Files = append(rep.Files, use)
 	return true, nil
 }
@@ -256,23 +258,6 @@ func readShared(j *job) (*sharedTree, error) {
 		return nil, fmt.Errorf("shared tree: unexpected mount point %s", t.Mount)
 	}
 	return &t, nil
-}
-
-// opTeardown (root, slurm_spank_exit) unmounts the step's shared tree.
-func opTeardown(req *Request) error {
-	j, _, err := loadJob(req)
-	if err != nil || !j.o.Enabled() {
-		return err
-	}
-	mnt := j.sharedPath("")
-	// UMOUNT_NOFOLLOW: the user owns the directory the mount point is in.
-	if err := unix.Unmount(mnt, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil &&
-		!errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("unmount shared tree %s: %w", mnt, err)
-	}
-	os.Remove(mnt)
-	os.Remove(j.sharedPath(".json"))
-	return nil
 }
 
 // callAsUser runs `gpyxis-runtime spank OP` as the job's user with req's

@@ -58,8 +58,6 @@ func Handle(ctx context.Context, req *Request, rep *Reply, d Deps) error {
 		err = opCheck(req, rep)
 	case OpSetup:
 		err = opSetup(ctx, req, rep, d)
-	case OpTeardown:
-		err = opTeardown(req)
 	case OpResolve:
 		err = opResolve(ctx, req, rep, d)
 	case OpFetch:
