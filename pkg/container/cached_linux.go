@@ -2,6 +2,7 @@ package container
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -26,7 +27,9 @@ type TreeSource struct {
 
 // CachedTree returns the cache's tree of s, making it when the node has not
 // seen the image (or the squashfs file) yet; produced says whether it did.
-// A registry image costs one manifest request to learn its digest.
+// A warm registry image costs one HEAD request (its tag's digest, mapped
+// to the entry the last time it was resolved); a new digest, a full
+// resolve (manifest and config).
 func CachedTree(ctx context.Context, c *imagecache.Cache, p *registry.Puller, s TreeSource, log *slog.Logger) (*imagecache.Entry, bool, error) {
 	var key string
 	var fill func(string) (imagecache.Meta, error)
@@ -40,7 +43,23 @@ func CachedTree(ctx context.Context, c *imagecache.Cache, p *registry.Puller, s 
 			return imagecache.Meta{Source: s.Squashfs}, extractSquashfs(ctx, s.Squashfs, dir, log)
 		}
 	} else {
-		img, err := p.Resolve(ctx, s.Ref)
+		// One HEAD request: a tag that still names what this cache holds
+		// needs nothing more (the tags map records the digest it had).
+		var head string
+		d, err := p.HeadDigest(ctx, s.Ref)
+		if err == nil {
+			head = "head\x00" + d.String() + "\x00" + p.Platform().String()
+			if e, _, rerr := c.Recall(head); rerr == nil {
+				if err := c.Remember(s.Name, e.Meta.Key); err != nil {
+					log.Warn("remember tag", "err", err)
+				}
+				return e, false, nil
+			}
+		}
+		var img *registry.Image
+		if !errors.Is(err, registry.ErrUnreachable) { // no second wait for a dead registry
+			img, err = p.Resolve(ctx, s.Ref)
+		}
 		if err != nil {
 			if s.Offline {
 				if e, when, rerr := c.Recall(s.Name); rerr == nil {
@@ -53,9 +72,16 @@ func CachedTree(ctx context.Context, c *imagecache.Cache, p *registry.Puller, s 
 			return nil, false, err
 		}
 		key = imagecache.Key("registry", img.Digest.String(), img.Platform.String())
+		top := img.Digest
+		if img.IndexDigest != "" {
+			top = img.IndexDigest
+		}
+		head = "head\x00" + top.String() + "\x00" + p.Platform().String()
 		defer func() {
-			if err := c.Remember(s.Name, key); err != nil {
-				log.Warn("remember tag", "err", err)
+			for _, name := range []string{s.Name, head} {
+				if err := c.Remember(name, key); err != nil {
+					log.Warn("remember tag", "err", err)
+				}
 			}
 		}()
 		fill = func(dir string) (imagecache.Meta, error) {

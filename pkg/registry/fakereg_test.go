@@ -33,11 +33,20 @@ type fakeRegistry struct {
 	user      string        // basic auth when non-empty
 	pass      string
 	srv       *httptest.Server
+
+	manifestHeads, manifestGets int
 }
 
 type fakeManifest struct {
 	mediaType string
 	body      []byte
+}
+
+// manifestRequests returns the manifest HEAD and GET requests served.
+func (f *fakeRegistry) manifestRequests() (heads, gets int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.manifestHeads, f.manifestGets
 }
 
 func newFakeRegistry(t *testing.T) *fakeRegistry {
@@ -94,6 +103,11 @@ func (f *fakeRegistry) serveManifest(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	m, ok := f.manifests[key]
+	if r.Method == http.MethodHead {
+		f.manifestHeads++
+	} else {
+		f.manifestGets++
+	}
 	f.mu.Unlock()
 	if !ok {
 		regError(w, http.StatusNotFound, "MANIFEST_UNKNOWN", "manifest unknown")

@@ -101,3 +101,34 @@ func TestOpenLayerFileNotRegular(t *testing.T) {
 		t.Errorf("a pipe as a layer file: %v, want an error", err)
 	}
 }
+
+// TestHeadDigest: one HEAD request, no manifest download, and the digest
+// Resolve reports for the tag (the index's for a multi-platform tag).
+func TestHeadDigest(t *testing.T) {
+	reg := newFakeRegistry(t)
+	reg.pushImage(t, "img", "v1", true, amd64, gzLayer(map[string]string{"a": "hello"}))
+	p := newTestPuller(t, hermetic(t)...)
+	ctx := context.Background()
+	d, err := p.HeadDigest(ctx, reg.ref("img", "v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if heads, gets := reg.manifestRequests(); heads != 1 || gets != 0 {
+		t.Errorf("HeadDigest made %d HEAD and %d GET manifest requests, want 1 and 0", heads, gets)
+	}
+	img, err := p.Resolve(ctx, reg.ref("img", "v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := img.Digest
+	if img.IndexDigest != "" {
+		want = img.IndexDigest
+	}
+	if d != want {
+		t.Errorf("HeadDigest %s, Resolve says %s", d, want)
+	}
+	// A HEAD 404 has no body to classify: callers fall back to Resolve.
+	if _, err := p.HeadDigest(ctx, reg.ref("img", "nope")); err == nil {
+		t.Error("missing tag: no error")
+	}
+}

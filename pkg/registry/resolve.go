@@ -8,6 +8,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/pkg/blobinfocache/none"
 	"go.podman.io/image/v5/types"
 )
@@ -67,6 +68,38 @@ func (p *Puller) Digest(ctx context.Context, ref Reference) (string, error) {
 	}
 	return img.Digest.String(), nil
 }
+
+// HeadDigest asks the registry for the digest of what ref names (an index
+// or a manifest) with one HEAD request, after the usual ping and token
+// exchange; it downloads nothing. A digest-pinned ref costs no request.
+// It is the cheap check of whether a tag still names what a cache holds:
+// the digest is that of the index for a multi-platform tag, not Resolve's
+// platform manifest digest (Image.IndexDigest, else Image.Digest).
+func (p *Puller) HeadDigest(ctx context.Context, ref Reference) (digest.Digest, error) {
+	if ref.Digest != "" {
+		return digest.Parse(ref.Digest)
+	}
+	sys, authed, err := p.systemContext(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	dref, err := docker.ParseReference("//" + ref.DockerReference())
+	if err != nil {
+		return "", fmt.Errorf("reference %s: %w", ref, err)
+	}
+	var d digest.Digest
+	err = p.retry(ctx, "digest of "+ref.String(), func() (err error) {
+		d, err = docker.GetDigest(ctx, sys, dref)
+		return err
+	})
+	if err != nil {
+		return "", p.classify(fmt.Errorf("head manifest: %w", err), ref, authed)
+	}
+	return d, nil
+}
+
+// Platform returns the platform the Puller chooses from indexes.
+func (p *Puller) Platform() Platform { return p.opts.platform }
 
 // platformManifest fetches ref's manifest, and through an index the one for
 // the platform, verifying digests. It fills the manifest fields of an Image.
