@@ -547,8 +547,12 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 		}
 		/* A lock on the shared cache entry: slurmstepd holds it for the
 		 * step (close-on-exec, so tasks do not). */
-		for (int i = 0; i < c.nfds && g.nkept < MAX_FDS; i++)
-			g.kept[g.nkept++] = c.fds[i];
+		for (int i = 0; i < c.nfds; i++) {
+			if (g.nkept < MAX_FDS)
+				g.kept[g.nkept++] = c.fds[i];
+			else
+				close(c.fds[i]);
+		}
 		c.nfds = 0;
 		/* A setup error is reported again by every task's join, where it
 		 * fails the step (Slurm ignores errors from earlier callbacks). */

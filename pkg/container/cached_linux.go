@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/gpyxis/gpyxis/pkg/imagecache"
 	"github.com/gpyxis/gpyxis/pkg/registry"
 )
@@ -48,7 +50,7 @@ func CachedTree(ctx context.Context, c *imagecache.Cache, p *registry.Puller, s 
 		var head string
 		d, err := p.HeadDigest(ctx, s.Ref)
 		if err == nil {
-			head = "head\x00" + d.String() + "\x00" + p.Platform().String()
+			head = headName(d, p)
 			if e, _, rerr := c.Recall(head); rerr == nil {
 				if err := c.Remember(s.Name, e.Meta.Key); err != nil {
 					log.Warn("remember tag", "err", err)
@@ -74,9 +76,9 @@ func CachedTree(ctx context.Context, c *imagecache.Cache, p *registry.Puller, s 
 		key = imagecache.Key("registry", img.Digest.String(), img.Platform.String())
 		top := img.Digest
 		if img.IndexDigest != "" {
-			top = img.IndexDigest
+			top = img.IndexDigest // what HeadDigest sees for a multi-platform tag
 		}
-		head = "head\x00" + top.String() + "\x00" + p.Platform().String()
+		head = headName(top, p)
 		defer func() {
 			for _, name := range []string{s.Name, head} {
 				if err := c.Remember(name, key); err != nil {
@@ -106,6 +108,12 @@ func CachedTree(ctx context.Context, c *imagecache.Cache, p *registry.Puller, s 
 		return nil, false, fmt.Errorf("node image cache: %w", err)
 	}
 	return e, produced, nil
+}
+
+// headName is the tags-map name under which a tag's digest (HeadDigest)
+// and the platform p chooses record the entry they resolved to.
+func headName(d digest.Digest, p *registry.Puller) string {
+	return "head\x00" + d.String() + "\x00" + p.Platform().String()
 }
 
 // GCAfterProduce runs the cache's eviction pass after an entry was added

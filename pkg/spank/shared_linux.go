@@ -89,30 +89,30 @@ func sharedEligible(j *job) bool {
 }
 
 // shareTree is setup's part (root): find or make the step's tree in the
-// shared cache and mount it for the user. It returns false when the step
-// does not use the shared cache.
-func shareTree(ctx context.Context, req *Request, rep *Reply, j *job, d Deps) (bool, error) {
+// shared cache and mount it for the user, unless the user's configuration
+// keeps the step off the cache.
+func shareTree(ctx context.Context, req *Request, rep *Reply, j *job, d Deps) error {
 	ref, err := registry.ParseReference(j.o.Image)
 	if err != nil {
-		return false, err // join reports it
+		return err // join reports it
 	}
 	if err := checkRootDir(j.ps.SharedRootfsCache); err != nil {
-		return false, err
+		return err
 	}
 	b, _, err := callAsUser(ctx, req, j, OpResolve, nil)
 	if err != nil {
-		return false, err
+		return err
 	}
 	var res resolved
 	if err := json.Unmarshal(b, &res); err != nil {
-		return false, fmt.Errorf("resolve: %w", err)
+		return fmt.Errorf("resolve: %w", err)
 	}
 	if !res.Eligible {
-		return false, nil
+		return nil
 	}
 	img, err := registry.ImageFromParts(ref, res.Manifest, res.MediaType, res.Config, res.Platform)
 	if err != nil {
-		return false, err
+		return err
 	}
 	cache := &imagecache.Cache{Dir: j.ps.SharedRootfsCache, Logger: d.Logger}
 	// The same key as the per-user cache's (container.CachedTree).
@@ -136,11 +136,11 @@ func shareTree(ctx context.Context, req *Request, rep *Reply, j *job, d Deps) (b
 		return imagecache.Meta{Source: j.o.Image, Digest: img.Digest.String(), Config: img.Config.Config}, nil
 	})
 	if err != nil {
-		return false, err
+		return err
 	}
 	use, err := cache.Use(e)
 	if err != nil {
-		return false, err
+		return err
 	}
 	if produced {
 		rep.Verbose(fmt.Sprintf("imported %s into the shared node cache in %.1f s", j.o.Image, time.Since(start).Seconds()))
@@ -150,14 +150,14 @@ func shareTree(ctx context.Context, req *Request, rep *Reply, j *job, d Deps) (b
 	}
 	if err := mountShared(j, e); err != nil {
 		use.Close()
-		return false, err
+		return err
 	}
 	// slurmstepd unmounts at the end of the step, whatever happens to it,
 	// and holds the lock until then.
 	rep.Unmount(j.sharedPath(""))
 	rep.Remove(j.sharedPath(".json"))
 	rep.Files = append(rep.Files, use)
-	return true, nil
+	return nil
 }
 
 // checkRootDir makes the shared cache directory if it is missing, and

@@ -127,7 +127,7 @@ func opSetup(ctx context.Context, req *Request, rep *Reply, d Deps) error {
 		return err
 	}
 	if sharedEligible(j) {
-		if _, err := shareTree(ctx, req, rep, j, d); err != nil {
+		if err := shareTree(ctx, req, rep, j, d); err != nil {
 			// The step falls back to the user's own cache.
 			d.Logger.Warn("shared image cache not used", "err", err)
 			rep.Verbose("shared image cache not used: " + err.Error())
