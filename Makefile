@@ -65,7 +65,7 @@ ifeq ($(ROOT),0)
 	@# (a fresh make sees spank.h) and enable it in the harness Slurm.
 	if [ -z "$${SKIP_SLURM:-}" ]; then $(MAKE) --no-print-directory plugin && integration/infra/plugin-up.sh; fi
 endif
-	GPYXIS_INFRA_REQUIRED=1 GPYXIS_RUNTIME=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 20m ./integration/
+	GPYXIS_INFRA_REQUIRED=1 GPYXIS_RUNTIME=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 20m ./integration/ ./integration/hostile/
 
 # As root, the integration tests run a second time as an unprivileged user: the harness
 # must be usable rootless. The test binary is built by root and run as $(TEST_USER).
@@ -73,14 +73,16 @@ test-rootless: infra build ## integration tests as the unprivileged $(TEST_USER)
 ifeq ($(ROOT),0)
 	integration/infra/user-up.sh $(TEST_USER)
 	$(GO) test -c -o bin/integration.test ./integration/
+	$(GO) test -c -o bin/hostile.test ./integration/hostile/
 	@# The checkout may not be readable by $(TEST_USER) (a clone under /root): run from a copy.
 	d=$$(mktemp -d /tmp/gpyxis-rootless.XXXXXX) && trap 'rm -rf "$$d"' EXIT && \
 	install -D -m 0644 integration/infra/images/multilayer.expected $$d/integration/infra/images/multilayer.expected && \
-	install -m 0755 bin/integration.test $(BIN) $$d/ && chmod 0755 $$d && \
+	install -m 0755 bin/integration.test bin/hostile.test $(BIN) $$d/ && chmod 0755 $$d && \
 	install -d -o $(TEST_USER) -m 0700 $$d/home && cd $$d && \
 	setpriv --reuid=$(TEST_USER) --regid=$(TEST_USER) --init-groups \
 		env HOME=$$d/home GPYXIS_INFRA_REQUIRED=1 GPYXIS_RUNTIME=$$d/gpyxis-runtime GPYXIS_REPO_ROOT=$$d \
-		./integration.test -test.count=1 -test.v 2>&1 | grep -E '^(--- |ok|FAIL|PASS)|SKIP|harness:' ; \
+		sh -c './integration.test -test.count=1 -test.v && ./hostile.test -test.count=1 -test.v' 2>&1 | \
+		grep -E '^(--- |ok|FAIL|PASS)|SKIP|harness:' ; \
 	test $${PIPESTATUS[0]} -eq 0
 else
 	@echo "test-rootless: skipped, needs root to switch to $(TEST_USER) (you are not root: the integration tests above already ran unprivileged)"
