@@ -177,6 +177,23 @@ func ParseEnrootFlag(s string, env map[string]string) (Mount, error) {
 		return Mount{}, &Error{Origin: origin, Entry: s, Err: ErrInvalidEntry,
 			Hint: `write SRC:DST[:TYPE[:OPTIONS]] with no blanks; write a space in a path as \040`}
 	}
+	// Every ":" becomes a blank and blanks collapse, so an empty SRC or DST
+	// would vanish and shift the other fields: name it instead.
+	if src, rest, ok := strings.Cut(s, ":"); ok {
+		var what string
+		switch noDst := strings.Trim(rest, ":") == ""; {
+		case src == "" && noDst:
+			what = "an empty source and target"
+		case src == "":
+			what = "an empty source"
+		case noDst:
+			what = "an empty target"
+		}
+		if what != "" {
+			return Mount{}, &Error{Origin: origin, Entry: s, Err: fmt.Errorf("%w: the mount spec has %s", ErrInvalidEntry, what),
+				Hint: "write SRC:DST[:TYPE[:OPTIONS]] with both paths"}
+		}
+	}
 	m, ok, err := parseLine(strings.ReplaceAll(s, ":", " "), origin, env)
 	if err != nil {
 		var e *Error

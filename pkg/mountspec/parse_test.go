@@ -341,6 +341,11 @@ func TestParseEnrootFlagErrors(t *testing.T) {
 		{"/a\t:/c", ErrInvalidEntry, nil},
 		{"#x:/y", ErrInvalidEntry, []string{"comment", `\043`}},
 		{"/a", ErrInvalidEntry, []string{`--mount: mount entry "/a": invalid mount entry: missing target`}},
+		{":", ErrInvalidEntry, []string{`mount entry ":": invalid mount entry: the mount spec has an empty source and target`, "SRC:DST"}},
+		{"::", ErrInvalidEntry, []string{"empty source and target"}},
+		{":/x", ErrInvalidEntry, []string{"has an empty source:"}},
+		{"/x:", ErrInvalidEntry, []string{"has an empty target:"}},
+		{"/x::", ErrInvalidEntry, []string{"has an empty target:"}},
 		{"/a:/b:none:x-create=no", ErrBadOption, []string{`mount entry "/a:/b:none:x-create=no"`}},
 	}
 	for _, tt := range tests {
