@@ -1,0 +1,104 @@
+package boundedio
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestReadFileSmall(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, []byte("A=1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b, err := ReadFile(p, Config)
+	if err != nil || string(b) != "A=1\n" {
+		t.Fatalf("ReadFile = %q, %v", b, err)
+	}
+}
+
+func TestOversizeRefused(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "big")
+	if err := os.WriteFile(p, make([]byte, 2048), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ReadFile(p, 1024)
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "larger than 1 KiB") || !strings.Contains(err.Error(), p) {
+		t.Fatalf("err = %v, want a too-large error naming %s", err, p)
+	}
+	// A pipe that passes the limit is cut off too.
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { w.Write(make([]byte, 4096)); w.Close() }()
+	if _, err := ReadFileOrPipe("/proc/self/fd/"+strconv.Itoa(int(r.Fd())), 1024); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("pipe: err = %v, want too large", err)
+	}
+	r.Close()
+}
+
+func TestDevicesRefused(t *testing.T) {
+	for _, p := range []string{"/dev/zero", "/dev/full", "/dev/urandom", "/"} {
+		start := time.Now()
+		_, err := ReadFile(p, Config)
+		if !errors.Is(err, ErrNotRegular) || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("ReadFile(%s) = %v, want not a regular file", p, err)
+		}
+		if _, err := ReadFileOrPipe(p, Config); !errors.Is(err, ErrNotRegular) {
+			t.Errorf("ReadFileOrPipe(%s) = %v, want not a regular file", p, err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("%s took %v", p, d)
+		}
+	}
+}
+
+func TestFIFOReturnsFast(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "fifo")
+	if err := unix.Mkfifo(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 2)
+	go func() {
+		_, err := ReadFile(p, Config)
+		done <- err
+		// Without a writer a FIFO reads as empty instead of blocking in open.
+		b, err := ReadFileOrPipe(p, Config)
+		if err == nil && len(b) != 0 {
+			err = errors.New("unexpected data")
+		}
+		done <- err
+	}()
+	for i, want := range []error{ErrNotRegular, nil} {
+		select {
+		case err := <-done:
+			if !errors.Is(err, want) && !(want == nil && err == nil) {
+				t.Fatalf("read %d: err = %v, want %v", i, err, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("read %d of a FIFO without a writer blocked", i)
+		}
+	}
+}
+
+func TestMissing(t *testing.T) {
+	if _, err := ReadFile(filepath.Join(t.TempDir(), "none"), Config); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("err = %v, want not exist", err)
+	}
+}
+
+func TestSize(t *testing.T) {
+	for n, want := range map[int64]string{Config: "1 MiB", Script: "16 MiB", 4 << 40: "4 TiB", 1000: "1000 bytes"} {
+		if got := Size(n); got != want {
+			t.Errorf("Size(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
