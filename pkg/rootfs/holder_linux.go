@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gpyxis/gpyxis/internal/boundedio"
 	"github.com/gpyxis/gpyxis/pkg/namespaces"
 )
 
@@ -280,7 +281,7 @@ func (s *HolderState) Write(path string) error {
 // ReadState reads a state file written by [StartHolder]. It does not check
 // that the holder still runs: see [HolderState.Check].
 func ReadState(path string) (*HolderState, error) {
-	data, err := os.ReadFile(path)
+	data, err := boundedio.ReadFile(path, boundedio.Config)
 	if err != nil {
 		return nil, fmt.Errorf("read holder state: %w", err)
 	}
@@ -299,7 +300,8 @@ func ReadState(path string) (*HolderState, error) {
 // wrapping ErrHolderGone.
 func (s *HolderState) Check() error {
 	start, err := ProcStartTime(s.Pid)
-	if errors.Is(err, os.ErrNotExist) || err == nil && start != s.StartTime {
+	// ESRCH: /proc/PID of a process being reaped can fail reads before it goes.
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ESRCH) || err == nil && start != s.StartTime {
 		return fmt.Errorf("holder pid %d: %w", s.Pid, ErrHolderGone)
 	}
 	return err

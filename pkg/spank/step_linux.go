@@ -303,7 +303,7 @@ func opJoin(ctx context.Context, req *Request, rep *Reply, d Deps) error {
 	if err != nil {
 		return err
 	}
-	return join(req, rep, j, st)
+	return joinStep(ctx, req, rep, j, d, st)
 }
 
 // setUp is the first task's work: find or create the container, start its
@@ -742,6 +742,11 @@ func join(req *Request, rep *Reply, j *job, st *stepState) error {
 		return fmt.Errorf("container %s: %w", st.Name, err)
 	}
 	uid, err := rootfs.ProcUID(h.Pid)
+	if err != nil {
+		if gone := h.Check(); gone != nil {
+			return fmt.Errorf("container %s: %w", st.Name, gone)
+		}
+	}
 	if err != nil || uid != j.uid {
 		return fmt.Errorf("container %s: holder pid %d is not yours", st.Name, h.Pid)
 	}
@@ -758,6 +763,16 @@ func join(req *Request, rep *Reply, j *job, st *stepState) error {
 	}
 	files, err := namespaces.OpenSet(h.Pid, "user", "cgroup", "mnt", "ipc", "uts", "net")
 	if err != nil {
+		// The holder exiting between the check and the opens is one race
+		// a caller can recover from: say so by its error. An exiting
+		// holder loses its namespace links before its /proc entry (a
+		// zombie keeps its PID and start time), hence ENOENT counts.
+		if gone := h.Check(); gone != nil {
+			return fmt.Errorf("container %s: %w", st.Name, gone)
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("container %s: holder pid %d exiting: %w", st.Name, h.Pid, rootfs.ErrHolderGone)
+		}
 		return fmt.Errorf("container %s: %w", st.Name, err)
 	}
 	// The fds pin whatever process had the PID when they were opened.
