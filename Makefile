@@ -101,8 +101,11 @@ ifeq ($(ROOT),0)
 	$(MAKE) --no-print-directory plugin && integration/infra/plugin-up.sh && integration/bench/slurm.sh
 endif
 
-up: build ## the main job from scratch: registries, test images, Slurm; import an image, run it with srun (root)
+# The harness installs what the build needs (libseccomp-dev, libslurm-dev) on a fresh
+# machine: it runs first, then the build.
+up: ## the main job from scratch: registries, test images, Slurm; import an image, run it with srun (root)
 	integration/infra/infra-up.sh
+	$(MAKE) --no-print-directory build
 	@echo "registries: http://127.0.0.1:5000 (anonymous) :5001 (basic) :5002 (bearer) https://127.0.0.1:5443 (TLS)"
 	$(BIN) import --force --insecure -o bin/debian+bookworm.sqsh docker://127.0.0.1:5000#debian:bookworm
 	unsquashfs -s bin/debian+bookworm.sqsh | head -n 3
