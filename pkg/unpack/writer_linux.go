@@ -25,14 +25,23 @@ type Writer struct {
 	// keep. A privileged writer sets it to keep to what an unprivileged
 	// one could write (UserXattrs): root would otherwise also write the
 	// image's trusted.* and security.* attributes.
+	// Overlay's own attributes (trusted.overlay.*, user.overlay.*) are never
+	// written whatever Xattr says: the tree may become an overlay's lower
+	// layer, which would read them as its own (redirects, opaque dirs).
 	Xattr func(name string) bool
+	buf   []byte // the chunk buffer of writeFile, allocated once
 }
 
 // UserXattrs keeps user.* attributes, the only ones an unprivileged
 // writer can set, except user.overlay.*, which an overlay mounted in a
 // user namespace would read as its own.
 func UserXattrs(name string) bool {
-	return strings.HasPrefix(name, "user.") && !strings.HasPrefix(name, "user.overlay.")
+	return strings.HasPrefix(name, "user.") && !overlayXattr(name)
+}
+
+// overlayXattr reports whether name is in overlayfs's private namespace.
+func overlayXattr(name string) bool {
+	return strings.HasPrefix(name, "user.overlay.") || strings.HasPrefix(name, "trusted.overlay.")
 }
 
 type dirAttr struct {
@@ -70,7 +79,7 @@ func (w *Writer) Add(e flatten.Entry, content io.Reader) error {
 		err = mkdir(parent, name)
 		w.dirs[e.Path] = dirAttr{e.Mode, e.ModTime}
 	case flatten.Reg:
-		err = writeFile(parent, name, e, content)
+		err = w.writeFile(parent, name, e, content)
 	case flatten.Symlink:
 		err = unix.Symlinkat(e.Linkname, parent, name)
 		if err == nil {
@@ -93,8 +102,8 @@ func (w *Writer) Add(e flatten.Entry, content io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("unpack %s: %w", e.Path, err)
 	}
-	if e.Type != flatten.Hardlink {
-		w.setXattrs(parent, name, e)
+	if e.Type != flatten.Reg && e.Type != flatten.Hardlink { // a file's are set by writeFile, a hardlink shares them
+		w.setXattrsAt(parent, name, e)
 	}
 	return nil
 }
@@ -166,22 +175,29 @@ func (w *Writer) link(parent int, name, target string) error {
 	return unix.Linkat(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", tfd), parent, name, unix.AT_SYMLINK_FOLLOW)
 }
 
-func (w *Writer) setXattrs(parent int, name string, e flatten.Entry) {
-	if len(e.Xattrs) == 0 {
-		return
-	}
-	fd, err := unix.Openat(parent, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return
-	}
-	defer unix.Close(fd)
-	p := fmt.Sprintf("/proc/self/fd/%d", fd)
+// setXattrsAt sets e's extended attributes on the entry name of the
+// directory parent. lsetxattr on /proc/self/fd/PARENT/NAME follows the magic
+// link to the directory, which was resolved inside the root, and not the
+// final component: it reaches a symlink or fifo itself, which no fd can
+// (fsetxattr refuses an O_PATH fd; setxattr on /proc/self/fd/N of one
+// follows a symlink, and lsetxattr acts on the magic link). Only this writer
+// creates entries in the tree while it unpacks, so name is what Add made.
+func (w *Writer) setXattrsAt(parent int, name string, e flatten.Entry) {
+	p := fmt.Sprintf("/proc/self/fd/%d/%s", parent, name)
+	w.setXattrs(e, func(k string, v []byte) error { return unix.Lsetxattr(p, k, v, 0) })
+}
+
+// setXattrs sets the attributes of e that the filter keeps with set. One
+// that cannot be set is left out with a debug message, not an error, as
+// tar does: user.* is refused on symlinks and special files, security.*
+// and trusted.* to an unprivileged writer, all of them on a filesystem
+// without xattrs.
+func (w *Writer) setXattrs(e flatten.Entry, set func(k string, v []byte) error) {
 	for k, v := range e.Xattrs {
-		if w.Xattr != nil && !w.Xattr(k) {
+		if overlayXattr(k) || (w.Xattr != nil && !w.Xattr(k)) {
 			continue
 		}
-		// Symlinks cannot carry user.* xattrs; filesystems without xattrs say ENOTSUP.
-		if err := unix.Lsetxattr(p, k, v, 0); err != nil && e.Type != flatten.Symlink {
+		if err := set(k, v); err != nil {
 			w.log.Debug("xattr not kept", "path", e.Path, "name", k, "err", err)
 		}
 	}

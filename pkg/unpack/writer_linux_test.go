@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gpyxis/gpyxis/internal/fsutil"
 	"github.com/gpyxis/gpyxis/pkg/flatten"
 )
 
@@ -56,7 +57,7 @@ func TestWriter(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = os.Chmod(filepath.Join(root, "none"), 0o700) })
+	t.Cleanup(func() { fsutil.RemoveTree(root) }) // read-only and mode-0 directories
 
 	check := func(p string, mode uint32, typ uint32) *syscall.Stat_t {
 		t.Helper()
