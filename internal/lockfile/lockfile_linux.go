@@ -1,6 +1,8 @@
-// Package lockfile takes flock(2) locks on files that stay in place: the
-// rootfs, step, name and cache locks of gpyxis. Lock files are never
-// removed, since removing one races with the next process that opens it.
+// Package lockfile takes flock(2) locks on files: the rootfs, step, name and
+// cache locks of gpyxis. A process holding a lock exclusively may remove
+// its file (a lock of something that is gone): Lock checks, once it holds a
+// lock, that the file it locked is still the one at the path, and starts
+// over when it was removed or replaced meanwhile.
 package lockfile
 
 import (
@@ -29,6 +31,15 @@ func Lock(ctx context.Context, path string, how int) (func(), error) {
 	}
 	for {
 		err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
+		if err == nil && !same(f, path) {
+			// Its holder removed the file: the lock of a file no one else
+			// will open protects nothing. Take the one at path now.
+			f.Close()
+			if f, err = os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600); err != nil {
+				return nil, fmt.Errorf("lock: %w", err)
+			}
+			continue
+		}
 		if err == nil {
 			return func() { f.Close() }, nil
 		}
@@ -43,4 +54,13 @@ func Lock(ctx context.Context, path string, how int) (func(), error) {
 		case <-time.After(poll):
 		}
 	}
+}
+
+// same reports whether the open file f is the one at path.
+func same(f *os.File, path string) bool {
+	var a, b unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &a) != nil || unix.Stat(path, &b) != nil {
+		return false
+	}
+	return a.Dev == b.Dev && a.Ino == b.Ino
 }

@@ -3,6 +3,7 @@ package lockfile
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -35,4 +36,45 @@ func TestLock(t *testing.T) {
 	}
 	u2()
 	u3()
+}
+
+// TestLockRemoved: a waiter whose lock file its holder removed takes the
+// lock of the file now at the path, so that it and a newcomer never both
+// hold "the" lock.
+func TestLockRemoved(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "x.lock")
+	unlock, err := Lock(context.Background(), p, unix.LOCK_EX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan func())
+	go func() {
+		u, err := Lock(context.Background(), p, unix.LOCK_EX)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- u
+	}()
+	time.Sleep(50 * time.Millisecond) // the waiter has opened the old file
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	newcomer, err := Lock(context.Background(), p, unix.LOCK_EX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	select {
+	case u := <-got:
+		u()
+		t.Fatal("the waiter took the removed file's lock while a newcomer holds the path's")
+	case <-time.After(200 * time.Millisecond):
+	}
+	newcomer()
+	select {
+	case u := <-got:
+		u()
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiter never took the lock of the file at the path")
+	}
 }

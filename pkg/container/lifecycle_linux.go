@@ -16,6 +16,7 @@ import (
 	imgspec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/gpyxis/gpyxis/internal/lockfile"
+	"github.com/gpyxis/gpyxis/internal/tempname"
 	"github.com/gpyxis/gpyxis/pkg/namespaces"
 	"github.com/gpyxis/gpyxis/pkg/registry"
 )
@@ -55,10 +56,11 @@ func (s Store) create(name string, force bool, fill func(dir string) (imgspec.Im
 			return fmt.Errorf("%w: %s (pid %d)", ErrRunning, name, pids[0])
 		}
 	}
-	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
-		return fmt.Errorf("data directory: %w", err)
+	if err := s.Ensure(); err != nil {
+		return err
 	}
-	tmp, err := os.MkdirTemp(s.Dir, ".create-"+name+"-")
+	CollectTemporaries(s.Dir) // what killed creates and runs left; this create's own problem is its own error
+	tmp, err := tempname.Mkdir(s.Dir, createPrefix+tempLabel(name)+"-")
 	if err != nil {
 		return fmt.Errorf("create %s: %w", name, err)
 	}
@@ -161,7 +163,11 @@ func (s Store) Remove(name string) error {
 		return fmt.Errorf("%w: %s (pid %d): stop it first", ErrRunning, name, pids[0])
 	}
 	// Renamed first so that a half-deleted tree never answers to NAME.
-	gone := filepath.Join(s.Dir, ".remove-"+name+"-"+strconv.Itoa(os.Getpid()))
+	gone, err := tempname.Name(removePrefix + tempLabel(name) + "-")
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", name, err)
+	}
+	gone = filepath.Join(s.Dir, gone)
 	if err := os.Rename(dir, gone); err != nil {
 		return fmt.Errorf("remove %s: %w", name, err)
 	}
@@ -169,5 +175,7 @@ func (s Store) Remove(name string) error {
 	if err := RemoveRootfs(gone); err != nil {
 		return fmt.Errorf("remove %s: %w", name, err)
 	}
+	// Also what killed creates, runs and removes left beside it.
+	CollectTemporaries(s.Dir)
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	imgspec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/gpyxis/gpyxis/internal/fsutil"
+	"github.com/gpyxis/gpyxis/internal/tempname"
 	"github.com/gpyxis/gpyxis/pkg/environ"
 	"github.com/gpyxis/gpyxis/pkg/filter"
 	"github.com/gpyxis/gpyxis/pkg/flatten"
@@ -183,10 +184,11 @@ func runCached(ctx context.Context, p *registry.Puller, o RunOptions) (int, erro
 
 // runDir makes a run's private directory under the data directory.
 func runDir(dataDir string) (string, error) {
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return "", fmt.Errorf("data directory: %w", err)
+	if err := (Store{Dir: dataDir}).Ensure(); err != nil {
+		return "", err
 	}
-	dir, err := os.MkdirTemp(dataDir, ".run-")
+	CollectTemporaries(dataDir) // what killed runs left; never this run's concern
+	dir, err := tempname.Mkdir(dataDir, runPrefix)
 	if err != nil {
 		return "", fmt.Errorf("rootfs: %w", err)
 	}

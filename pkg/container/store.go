@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	imgspec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/gpyxis/gpyxis/internal/tempname"
 )
 
 // Sentinel errors of the container store.
@@ -50,15 +52,21 @@ func (s Store) Lookup(name string) (string, error) {
 	if err := CheckName(name); err != nil {
 		return "", err
 	}
+	if err := s.trusted(); err != nil {
+		return "", err
+	}
 	dir := s.Rootfs(name)
-	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return "", fmt.Errorf("%w: %s (create it with: gpyxis-runtime create --name %s IMAGE)", ErrNotExist, name, name)
+	if err := s.lookupRootfs(name, dir); err != nil {
+		return "", err
 	}
 	return dir, nil
 }
 
 // List returns the container names, sorted.
 func (s Store) List() ([]string, error) {
+	if err := s.trusted(); err != nil {
+		return nil, err
+	}
 	entries, err := os.ReadDir(s.Dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -82,11 +90,22 @@ func (s Store) saveConfig(name string, c imgspec.ImageConfig) error {
 	if err != nil {
 		return err
 	}
-	tmp := s.configPath(name) + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+	f, err := tempname.Create(s.Dir, configPrefix+tempLabel(name)+"-")
+	if err != nil {
 		return fmt.Errorf("save config: %w", err)
 	}
-	return os.Rename(tmp, s.configPath(name))
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), s.configPath(name))
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("save config: %w", err)
+	}
+	return nil
 }
 
 // loadConfig returns NAME's image config; an empty one if there is none (a rootfs

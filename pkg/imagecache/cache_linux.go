@@ -23,6 +23,7 @@ import (
 
 	"github.com/gpyxis/gpyxis/internal/fsutil"
 	"github.com/gpyxis/gpyxis/internal/lockfile"
+	"github.com/gpyxis/gpyxis/internal/tempname"
 )
 
 // Layout of a cache directory:
@@ -34,6 +35,9 @@ import (
 //	KEY.lock        exclusive flock of the entry's producer
 //	KEY.used        its mtime is the entry's last use (LRU)
 //	.tmp-KEY-RAND/  an entry being produced; left by a crash, removed by GC
+//	                and the next producer (KEY.lock is free)
+//	tags/TAG        the key a reference last resolved to (Remember)
+//	tags/.tmp-OWNER a tag being written (internal/tempname)
 const (
 	metaFile = "meta.json"
 	useFile  = "use"
@@ -115,8 +119,8 @@ func (c *Cache) log() *slog.Logger {
 // the producer's lock, so the work is done once; a producer that crashed
 // leaves only a .tmp- directory and its lock released.
 func (c *Cache) Get(ctx context.Context, key string, fill func(rootfs string) (Meta, error)) (*Entry, error) {
-	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("cache directory: %w", err)
+	if err := c.trusted(true); err != nil {
+		return nil, err
 	}
 	if e, err := c.lookup(key); err == nil {
 		return e, nil
@@ -136,12 +140,18 @@ func (c *Cache) Get(ctx context.Context, key string, fill func(rootfs string) (M
 			return nil, err
 		}
 	}
+	// What killed producers left goes before this one adds a tree (this
+	// key's lock is held, so its own leftovers wait for the next pass).
+	c.removeStale()
 	return c.produce(key, fill)
 }
 
 // lookup returns a published entry after a cheap check of its tree.
 func (c *Cache) lookup(key string) (*Entry, error) {
 	dir := filepath.Join(c.Dir, key)
+	if err := ownEntry(dir); err != nil {
+		return nil, err
+	}
 	b, err := os.ReadFile(filepath.Join(dir, metaFile))
 	if err != nil {
 		return nil, err
@@ -220,21 +230,37 @@ func (c *Cache) Use(e *Entry) (*os.File, error) {
 // Remember records that name (an image reference and platform) resolved
 // to key, for Recall when the registry cannot be reached.
 func (c *Cache) Remember(name, key string) error {
+	if err := c.trusted(true); err != nil {
+		return err
+	}
 	dir := filepath.Join(c.Dir, "tags")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	p := filepath.Join(dir, Key("tag", name))
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, []byte(key+"\n"), 0o600); err != nil {
+	f, err := tempname.Create(dir, tmpPref)
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, p)
+	_, err = f.WriteString(key + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), p)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }
 
 // Recall returns the entry name last resolved to, if it is still cached,
 // and when that was recorded.
 func (c *Cache) Recall(name string) (*Entry, time.Time, error) {
+	if err := c.trusted(false); err != nil {
+		return nil, time.Time{}, err
+	}
 	p := filepath.Join(c.Dir, "tags", Key("tag", name))
 	b, err := os.ReadFile(p)
 	if err != nil {
@@ -258,6 +284,9 @@ type Info struct {
 
 // List returns the published entries, most recently used first.
 func (c *Cache) List() ([]Info, error) {
+	if err := c.trusted(false); err != nil {
+		return nil, err
+	}
 	ents, err := os.ReadDir(c.Dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -395,11 +424,17 @@ func (c *Cache) remove(key string) error {
 }
 
 // removeStale deletes .tmp- directories whose producer is gone (its
-// entry's lock is free).
+// entry's lock is free), the lock and use-time files of entries that are
+// gone, and the tags of entries that are gone and those killed processes
+// were writing.
 func (c *Cache) removeStale() {
 	ents, _ := os.ReadDir(c.Dir)
 	for _, d := range ents {
 		name := d.Name()
+		if key, ok := strings.CutSuffix(name, ".lock"); ok && len(key) == 32 {
+			c.removeOrphanLock(key)
+			continue
+		}
 		if !d.IsDir() || !strings.HasPrefix(name, tmpPref) {
 			continue
 		}
@@ -414,23 +449,97 @@ func (c *Cache) removeStale() {
 		fsutil.RemoveTree(filepath.Join(c.Dir, name))
 		unlock()
 	}
+	c.removeStaleTags()
+}
+
+// removeOrphanLock deletes KEY.lock and KEY.used when no entry KEY exists
+// and no producer works on one. The lock is held while its file is removed:
+// a process waiting on it then takes the lock of the file at the path
+// again (internal/lockfile).
+func (c *Cache) removeOrphanLock(key string) {
+	if _, err := os.Lstat(filepath.Join(c.Dir, key)); !errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	lock := filepath.Join(c.Dir, key+".lock")
+	unlock, err := lockfile.Lock(context.Background(), lock, unix.LOCK_EX|unix.LOCK_NB)
+	if err != nil {
+		return // being produced right now
+	}
+	defer unlock()
+	if _, err := os.Lstat(filepath.Join(c.Dir, key)); !errors.Is(err, fs.ErrNotExist) {
+		return // published while this looked
+	}
+	if m, _ := filepath.Glob(filepath.Join(c.Dir, tmpPref+"*"+key+"-*")); len(m) > 0 {
+		return // a producer's or remover's leftover: its own pass takes it
+	}
+	os.Remove(filepath.Join(c.Dir, key+".used"))
+	os.Remove(lock)
+}
+
+// removeStaleTags deletes the tags of entries that are gone and the
+// temporary tag files of killed processes.
+func (c *Cache) removeStaleTags() {
+	dir := filepath.Join(c.Dir, "tags")
+	tempname.Collect(dir, tmpPref)
+	ents, _ := os.ReadDir(dir)
+	for _, d := range ents {
+		p := filepath.Join(dir, d.Name())
+		if len(d.Name()) != 32 || !d.Type().IsRegular() {
+			continue
+		}
+		before, err := os.Lstat(p)
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(p)
+		key := strings.TrimSpace(string(b))
+		if err != nil || len(key) != 32 || strings.ContainsAny(key, "/.") {
+			continue
+		}
+		if _, err := os.Lstat(filepath.Join(c.Dir, key)); !errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		// Remember replaces a tag by a rename: a tag rewritten meanwhile
+		// (a new inode) may name a new entry and stays.
+		if now, err := os.Lstat(p); err == nil && os.SameFile(before, now) {
+			os.Remove(p)
+		}
+	}
 }
 
 // TreeDigest hashes what a stat of every entry of the tree says (path,
 // type, mode, size, modification time, link target): it changes when a
 // file is replaced, resized or touched, at the cost of a directory walk.
 // It also returns the number of entries and the bytes of file content.
+//
+// A directory the caller may not list or search (an image's mode-0000
+// directory in a user's own cache) is hashed by its own stat and an
+// "unlisted" mark, its contents left out: the walk must not need a
+// permission it lacks, nor chmod a published tree that containers are
+// using. Its owner, the only one who could change what it holds, could as
+// well restore any mtime the digest looks at; root walks all of it.
 func TreeDigest(root string) (digest string, files, size int64, err error) {
 	h := sha256.New()
 	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		rel, _ := filepath.Rel(root, p)
 		if err != nil {
+			if p != root && d != nil && d.IsDir() && errors.Is(err, fs.ErrPermission) {
+				// Second call for a directory already hashed, whose listing failed.
+				fmt.Fprintf(h, "%s\x00unlisted\n", rel)
+				return nil
+			}
 			return err
 		}
 		var st unix.Stat_t
 		if err := unix.Lstat(p, &st); err != nil {
+			if p != root && errors.Is(err, unix.EACCES) {
+				// Listed, but its directory may not be searched.
+				fmt.Fprintf(h, "%s\x00%o\x00unsearchable\n", rel, uint32(d.Type()))
+				files++
+				return nil
+			}
 			return err
 		}
-		rel, _ := filepath.Rel(root, p)
 		fmt.Fprintf(h, "%s\x00%o\x00%d\x00%d.%d", rel, st.Mode, st.Size, st.Mtim.Sec, st.Mtim.Nsec)
 		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
 			t, _ := os.Readlink(p)
