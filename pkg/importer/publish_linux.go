@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gpyxis/gpyxis/internal/tempname"
 )
 
 // output is the file being written: unnamed (O_TMPFILE) where the filesystem allows,
@@ -20,17 +22,22 @@ type output struct {
 // createOutput opens the file that will become out.
 func createOutput(out string) (*output, error) {
 	dir := filepath.Dir(out)
+	tempname.Collect(dir, tempPrefix(out)) // what killed imports of out left
 	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o644)
 	if err == nil {
 		return &output{File: os.NewFile(uintptr(fd), filepath.Join(dir, "(unnamed)"))}, nil
 	}
 	// Filesystems without O_TMPFILE (NFS, older Lustre) answer EOPNOTSUPP or EISDIR.
-	f, err := os.CreateTemp(dir, "."+filepath.Base(out)+".tmp-*")
+	f, err := tempname.Create(dir, tempPrefix(out))
 	if err != nil {
 		return nil, fmt.Errorf("create output: %w", err)
 	}
 	return &output{File: f, named: true}, nil
 }
+
+// tempPrefix starts the names of out's temporary files (internal/tempname):
+// .OUT.tmp-OWNER.
+func tempPrefix(out string) string { return "." + filepath.Base(out) + ".tmp-" }
 
 // discard removes what createOutput made, after a failure.
 func (o *output) discard() {
@@ -52,7 +59,11 @@ func (o *output) publish(out string, force bool) error {
 		if !force {
 			return existsErr(unix.Linkat(unix.AT_FDCWD, proc, unix.AT_FDCWD, out, unix.AT_SYMLINK_FOLLOW), out)
 		}
-		src = filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".tmp-"+strconv.Itoa(os.Getpid()))
+		name, err := tempname.Name(tempPrefix(out))
+		if err != nil {
+			return fmt.Errorf("link output: %w", err)
+		}
+		src = filepath.Join(filepath.Dir(out), name)
 		if err := unix.Linkat(unix.AT_FDCWD, proc, unix.AT_FDCWD, src, unix.AT_SYMLINK_FOLLOW); err != nil {
 			return fmt.Errorf("link output: %w", err)
 		}
