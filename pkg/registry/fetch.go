@@ -85,7 +85,7 @@ func (p *Puller) ensure(ctx context.Context, src *lazySession, i int, l Layer) (
 
 // download fetches layer i into a temporary file and commits it to the cache.
 func (p *Puller) download(ctx context.Context, s *session, i int, l Layer) (err error) {
-	tmp, err := os.CreateTemp(p.cache.tmp, l.Digest.Encoded()+".*")
+	tmp, err := createBlobTemp(p.cache.tmp, l.Digest)
 	if err != nil {
 		return fmt.Errorf("create temporary blob: %w", err)
 	}

@@ -41,6 +41,9 @@ func NewPuller(opts ...Option) (*Puller, error) {
 	if o.credsFile == "" {
 		o.credsFile = defaultCredentialsFile()
 	}
+	if err := checkConfigFiles(o); err != nil {
+		return nil, err
+	}
 	c, err := openCache(o.cacheDir)
 	if err != nil {
 		return nil, err
