@@ -62,6 +62,7 @@ func ReadFile(path string, limit int64) ([]byte, error) {
 
 // ReadFileOrPipe is ReadFile that also takes a pipe, such as a shell's
 // <(...) or /dev/stdin, read until its writer closes it or limit is passed.
+// A named pipe's open waits for a writer.
 func ReadFileOrPipe(path string, limit int64) ([]byte, error) {
 	f, err := open(path, limit, true)
 	if err != nil {
@@ -84,6 +85,36 @@ func Read(r io.Reader, path string, limit int64) ([]byte, error) {
 	return b, nil
 }
 
+// Reader returns r that fails with a too-large error naming path once it has
+// given limit bytes and more remain: a streaming parser's bound.
+func Reader(r io.Reader, path string, limit int64) io.Reader {
+	return &reader{r: r, path: path, limit: limit}
+}
+
+type reader struct {
+	r     io.Reader
+	path  string
+	limit int64
+	n     int64 // bytes given so far
+	over  bool  // a byte past the limit was seen
+}
+
+func (r *reader) Read(p []byte) (int, error) {
+	if r.over {
+		return 0, tooLarge(r.path, r.limit)
+	}
+	// Ask for one byte past the limit to tell "exactly limit" from "more".
+	if max := r.limit - r.n + 1; int64(len(p)) > max {
+		p = p[:max]
+	}
+	n, err := r.r.Read(p)
+	if r.n+int64(n) > r.limit {
+		r.over, n, err = true, int(r.limit-r.n), nil
+	}
+	r.n += int64(n)
+	return n, err
+}
+
 func read(f *os.File, path string, limit int64) ([]byte, error) {
 	b, err := Read(f, path, limit)
 	if err != nil && !errors.As(err, new(*Error)) {
@@ -95,18 +126,26 @@ func read(f *os.File, path string, limit int64) ([]byte, error) {
 func open(path string, limit int64, pipes bool) (*os.File, error) {
 	// A stat before the open keeps devices from being opened at all (opening
 	// some has side effects); the fstat after it is what counts.
-	if fi, err := os.Stat(path); err != nil {
-		return nil, err
-	} else if err := check(path, fi, limit, pipes); err != nil {
+	fi, err := os.Stat(path)
+	if err != nil {
 		return nil, err
 	}
-	// O_NONBLOCK: opening a FIFO without a writer must not block.
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	if err := check(path, fi, limit, pipes); err != nil {
+		return nil, err
+	}
+	// O_NONBLOCK: opening a FIFO without a writer must not block where a
+	// regular file is expected. Where a pipe is welcome, its open waits for
+	// the writer as any reader's would.
+	flags := unix.O_RDONLY | unix.O_NONBLOCK | unix.O_CLOEXEC | unix.O_NOCTTY
+	if fi.Mode()&fs.ModeNamedPipe != 0 {
+		flags &^= unix.O_NONBLOCK
+	}
+	fd, err := unix.Open(path, flags, 0)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
 	f := os.NewFile(uintptr(fd), path)
-	fi, err := f.Stat()
+	fi, err = f.Stat()
 	if err == nil {
 		err = check(path, fi, limit, pipes)
 	}

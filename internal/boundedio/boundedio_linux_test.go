@@ -1,7 +1,9 @@
 package boundedio
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -70,10 +72,16 @@ func TestFIFOReturnsFast(t *testing.T) {
 	go func() {
 		_, err := ReadFile(p, Config)
 		done <- err
-		// Without a writer a FIFO reads as empty instead of blocking in open.
+		// Where pipes are welcome, the open waits for the writer.
+		go func() {
+			if f, err := os.OpenFile(p, os.O_WRONLY, 0); err == nil {
+				f.WriteString("data")
+				f.Close()
+			}
+		}()
 		b, err := ReadFileOrPipe(p, Config)
-		if err == nil && len(b) != 0 {
-			err = errors.New("unexpected data")
+		if err == nil && string(b) != "data" {
+			err = errors.New("unexpected data " + string(b))
 		}
 		done <- err
 	}()
@@ -99,6 +107,21 @@ func TestSize(t *testing.T) {
 	for n, want := range map[int64]string{Config: "1 MiB", Script: "16 MiB", 4 << 40: "4 TiB", 1000: "1000 bytes"} {
 		if got := Size(n); got != want {
 			t.Errorf("Size(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestReader(t *testing.T) {
+	for _, tc := range []struct {
+		in   int
+		fail bool
+	}{{0, false}, {10, false}, {11, true}, {5000, true}} {
+		b, err := io.ReadAll(Reader(bytes.NewReader(make([]byte, tc.in)), "x", 10))
+		if tc.fail != errors.Is(err, ErrTooLarge) || len(b) > 10 {
+			t.Errorf("%d bytes: got %d bytes, err %v", tc.in, len(b), err)
+		}
+		if !tc.fail && len(b) != tc.in {
+			t.Errorf("%d bytes: got %d", tc.in, len(b))
 		}
 	}
 }

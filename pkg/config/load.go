@@ -2,12 +2,15 @@ package config
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/gpyxis/gpyxis/internal/boundedio"
 )
 
 // LoadOptions says where Load reads from. The zero value reads the standard
@@ -113,15 +116,14 @@ func (l *loader) loadAll(patterns []string, enroot bool) error {
 }
 
 func (l *loader) loadFile(path string, enroot bool) error {
-	f, err := os.Open(path)
+	data, err := boundedio.ReadFile(path, boundedio.Config)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("read config: %w", err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(data))
 	for n := 1; sc.Scan(); n++ {
 		if err := l.line(sc.Text(), fmt.Sprintf("%s:%d", path, n), enroot); err != nil {
 			return err

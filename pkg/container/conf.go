@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,35 +12,19 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gpyxis/gpyxis/internal/boundedio"
 	"github.com/gpyxis/gpyxis/pkg/environ"
 	"github.com/gpyxis/gpyxis/pkg/hooks"
 	"github.com/gpyxis/gpyxis/pkg/mountspec"
 )
 
-// maxRC bounds an rc script read from a file or a pipe.
-const maxRC = 16 << 20
-
 // ReadRC reads the rc script of `start --rc FILE`: a regular file or a pipe
-// (a shell's <(...)), as enroot accepts. The result is never nil.
+// (a shell's <(...)), as enroot accepts, of at most boundedio.Script bytes.
+// The result is never nil.
 func ReadRC(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
+	b, err := boundedio.ReadFileOrPipe(path, boundedio.Script)
 	if err != nil {
 		return nil, fmt.Errorf("rc script: %w", err)
-	}
-	if !fi.Mode().IsRegular() && fi.Mode()&fs.ModeNamedPipe == 0 {
-		return nil, fmt.Errorf("rc script %s: not a regular file or a pipe", path)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("rc script: %w", err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxRC+1))
-	if err != nil {
-		return nil, fmt.Errorf("rc script %s: %w", path, err)
-	}
-	if len(b) > maxRC {
-		return nil, fmt.Errorf("rc script %s: larger than %d bytes", path, maxRC)
 	}
 	if b == nil {
 		b = []byte{}
@@ -58,13 +41,11 @@ func CheckConf(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("configuration script: %w", err)
 	}
-	fi, err := os.Stat(abs)
+	f, err := boundedio.Open(abs, boundedio.Script)
 	if err != nil {
 		return "", fmt.Errorf("configuration script: %w", err)
 	}
-	if !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("configuration script %s: not a regular file", path)
-	}
+	f.Close()
 	bash, err := exec.LookPath("bash")
 	if err != nil {
 		return "", fmt.Errorf("configuration script %s: bash runs it and is not installed: %w", path, err)
@@ -206,7 +187,7 @@ var confDirectiveRe = regexp.MustCompile(`^#[ \t]*ENROOT_([A-Z_]+)[ \t=]+(.*)$`)
 // NAME without its prefix, VALUE with one level of quotes removed (enroot
 // evaluates it with the shell; gpyxis takes it literally).
 func ConfDirectives(path string) (map[string]string, error) {
-	data, err := os.ReadFile(path)
+	data, err := boundedio.ReadFile(path, boundedio.Script)
 	if err != nil {
 		return nil, fmt.Errorf("configuration script: %w", err)
 	}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"regexp"
 	"strings"
+
+	"github.com/gpyxis/gpyxis/internal/boundedio"
 )
 
 // Env is an ordered environment: names keep the position of their first setting.
@@ -90,7 +92,7 @@ func (e *Env) Load(r io.Reader, host Lookup) error {
 
 // LoadFile is Load on a file; a missing file adds nothing.
 func (e *Env) LoadFile(path string, host Lookup) error {
-	f, err := os.Open(path)
+	f, err := boundedio.Open(path, boundedio.Config)
 	if os.IsNotExist(err) {
 		return nil
 	}
@@ -98,7 +100,7 @@ func (e *Env) LoadFile(path string, host Lookup) error {
 		return fmt.Errorf("environment file: %w", err)
 	}
 	defer f.Close()
-	if err := e.Load(f, host); err != nil {
+	if err := e.Load(boundedio.Reader(f, path, boundedio.Config), host); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil

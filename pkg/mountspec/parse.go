@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
+
+	"github.com/gpyxis/gpyxis/internal/boundedio"
 )
 
 // Create says whether and what to create at the mount target before
@@ -135,12 +136,12 @@ func ParseFstab(r io.Reader, env map[string]string) ([]Mount, error) {
 
 // ParseFstabFile parses the enroot fstab at path. Errors name "PATH:N".
 func ParseFstabFile(path string, env map[string]string) ([]Mount, error) {
-	f, err := os.Open(path)
+	f, err := boundedio.Open(path, boundedio.Config)
 	if err != nil {
 		return nil, fmt.Errorf("read mounts: %w", err)
 	}
 	defer f.Close()
-	return parseFstab(f, path+":", env)
+	return parseFstab(boundedio.Reader(f, path, boundedio.Config), path+":", env)
 }
 
 func parseFstab(r io.Reader, origin string, env map[string]string) ([]Mount, error) {

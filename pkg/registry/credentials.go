@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"strings"
 	"syscall"
+
+	"github.com/gpyxis/gpyxis/internal/boundedio"
 )
 
 // Trust model of the enroot credentials file: a password starting with '$' is
@@ -27,7 +29,7 @@ func loadCredentials(path, registry, user string) (*netrcEntry, error) {
 	if path == "" {
 		return nil, nil
 	}
-	f, err := os.Open(path)
+	f, err := boundedio.Open(path, boundedio.Config)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -38,7 +40,7 @@ func loadCredentials(path, registry, user string) (*netrcEntry, error) {
 	if err := checkTrusted(f); err != nil {
 		return nil, &Error{Kind: ErrCredentials, Ref: path, Hint: "chmod go-w it and make sure you own it", Err: err}
 	}
-	entries, err := parseNetrc(f)
+	entries, err := parseNetrc(boundedio.Reader(f, path, boundedio.Config))
 	if err != nil {
 		return nil, &Error{Kind: ErrCredentials, Ref: path, Err: err}
 	}
