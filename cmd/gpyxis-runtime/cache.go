@@ -26,7 +26,9 @@ unnamed Slurm containers start on an overlay instead of unpacking their image:
   gc     evict least recently used entries that no container uses, down to the
          configured cap (GPYXIS_ROOTFS_CACHE_MAX_MB) and age (GPYXIS_ROOTFS_CACHE_MAX_DAYS),
          or to --max-mb/--max-days
-  prune  evict every entry no container uses`
+  prune  evict every entry no container uses
+gc and prune also remove what your killed gpyxis processes left: partial trees in the
+data directory and the cache, partial downloads in the blob cache.`
 
 func runCache(stdout io.Writer, args []string) error {
 	fs := flag.NewFlagSet("cache", flag.ContinueOnError)
@@ -102,7 +104,32 @@ func runCache(stdout io.Writer, args []string) error {
 		fmt.Fprintf(stdout, "evicted %s (%s, %s)\n", i.Key[:12], i.Source, humanBytes(i.Bytes))
 	}
 	fmt.Fprintf(stdout, "%d entries evicted, %s freed\n", len(evicted), humanBytes(freed))
-	return err
+	return errors.Join(err, collectLeftovers(stdout, cfg.DataPath, cfg.CachePath, cfg.SharedCacheDir))
+}
+
+// collectLeftovers removes what the caller's killed gpyxis processes left
+// (partial rootfs trees and runs' directories in the data directory,
+// partial downloads in the blob caches) and says what it removed.
+func collectLeftovers(stdout io.Writer, dataDir string, blobCaches ...string) error {
+	removed, err := container.CollectTemporaries(dataDir)
+	for i, n := range removed {
+		removed[i] = filepath.Join(dataDir, n)
+	}
+	errs := []error{err}
+	for _, d := range blobCaches {
+		if d == "" {
+			continue
+		}
+		got, err := registry.CollectTemporaries(d)
+		for _, n := range got {
+			removed = append(removed, filepath.Join(d, "tmp", n))
+		}
+		errs = append(errs, err)
+	}
+	for _, p := range removed {
+		fmt.Fprintf(stdout, "removed %s (left by a killed process)\n", p)
+	}
+	return errors.Join(errs...)
 }
 
 // cacheAdd makes sure the node image cache in dir (default: the one Slurm
