@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/types"
 )
 
@@ -111,9 +110,9 @@ func (p *Puller) source(ctx context.Context, ref Reference) (types.ImageSource, 
 	if err != nil {
 		return nil, nil, false, err
 	}
-	dref, err := docker.ParseReference("//" + ref.DockerReference())
+	dref, err := ref.imageReference()
 	if err != nil {
-		return nil, nil, false, fmt.Errorf("reference %s: %w", ref, err)
+		return nil, nil, false, err
 	}
 	var src types.ImageSource
 	err = p.retry(ctx, "open "+ref.String(), func() error {

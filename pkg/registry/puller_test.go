@@ -414,4 +414,18 @@ func TestDigestPinnedReference(t *testing.T) {
 	if err != nil || img.Digest != d.Digest {
 		t.Fatalf("resolve by digest: %v", err)
 	}
+	// REG#IMG:TAG@DIGEST: the digest wins, even over a tag that names
+	// another image by now.
+	reg.pushImage(t, "img", "v1", true, amd64, gzLayer(map[string]string{"b": "2"}))
+	ref, err = ParseReference("docker://" + reg.host() + "#img:v1@" + d.Digest.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err = p.Resolve(context.Background(), ref)
+	if err != nil || img.Digest != d.Digest {
+		t.Fatalf("resolve by tag and digest: %v (digest %v, want %s)", err, img, d.Digest)
+	}
+	if ref.Tag != "v1" || ref.OutputName() != "img+v1.sqsh" {
+		t.Errorf("tag and digest: tag %q, output %q", ref.Tag, ref.OutputName())
+	}
 }

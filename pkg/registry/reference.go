@@ -5,6 +5,11 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/opencontainers/go-digest"
+	"go.podman.io/image/v5/docker"
+	"go.podman.io/image/v5/docker/reference"
+	"go.podman.io/image/v5/types"
 )
 
 // DockerHub is the canonical host of Docker Hub, as enroot names it.
@@ -25,8 +30,9 @@ type Reference struct {
 }
 
 var (
-	// Lowercase path components separated by single / (enroot: [a-z0-9/._-]+, made stricter).
-	repoRe = regexp.MustCompile(`^[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*$`)
+	// Lowercase path components separated by single / (enroot: [a-z0-9/._-]+,
+	// made as strict as the distribution API: separators . _ __ or dashes).
+	repoRe = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$`)
 	tagRe  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 	hexRe  = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
 	hostRe = regexp.MustCompile(`^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$`)
@@ -103,6 +109,10 @@ func parse(s string) (Reference, error) {
 	} else if !hostRe.MatchString(r.Registry) {
 		return Reference{}, fmt.Errorf("registry %q is not a host name or address with an optional :port", r.Registry)
 	}
+	// The distribution API's limit on REGISTRY/IMAGE (containers/image checks it too).
+	if n := len(r.Registry) + 1 + len(name); n > 255 {
+		return Reference{}, fmt.Errorf("registry and image name are %d characters long, more than 255", n)
+	}
 	r.Repository, r.Tag = name, tag
 	if r.Tag == "" && r.Digest == "" {
 		r.Tag = "latest"
@@ -118,17 +128,39 @@ func splitUser(s string) (user, rest string) {
 	return "", s
 }
 
-// DockerReference is host/repository[:tag][@digest], the form containers/image
-// parses after "//"; a digest pins the image and the tag is then informative only.
+// DockerReference is host/repository:tag or host/repository@digest, the form
+// containers/image parses after "//". A digest pins the image and the tag is
+// then informative only (as in enroot): it is left out, since containers/image
+// refuses a reference with both.
 func (r Reference) DockerReference() string {
 	s := r.Registry + "/" + r.Repository
 	if r.Digest != "" {
-		if r.tagGiven {
-			return s + ":" + r.Tag + "@" + r.Digest
-		}
 		return s + "@" + r.Digest
 	}
 	return s + ":" + r.Tag
+}
+
+// imageReference is r as containers/image's docker transport takes it,
+// built from its parts: parsing DockerReference() would read a registry
+// without '.' or ':' ("myreg#img") as a Docker Hub namespace.
+func (r Reference) imageReference() (types.ImageReference, error) {
+	named, err := reference.WithName(r.Registry + "/" + r.Repository)
+	if err != nil {
+		return nil, fmt.Errorf("reference %s: %w", r, err)
+	}
+	if r.Digest != "" {
+		named, err = reference.WithDigest(named, digest.Digest(r.Digest))
+	} else {
+		named, err = reference.WithTag(named, r.Tag)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reference %s: %w", r, err)
+	}
+	ir, err := docker.NewReference(named)
+	if err != nil {
+		return nil, fmt.Errorf("reference %s: %w", r, err)
+	}
+	return ir, nil
 }
 
 // String is the enroot form docker://[USER@]REGISTRY#REPOSITORY[:TAG][@DIGEST].

@@ -23,13 +23,17 @@ func TestParseReference(t *testing.T) {
 		{in: "docker://$oauthtoken@nvcr.io#nvidia/cuda", user: "$oauthtoken", reg: "nvcr.io", repo: "nvidia/cuda", tag: "latest", docker: "nvcr.io/nvidia/cuda:latest", out: "nvidia+cuda.sqsh"},
 		{in: "docker://me@example.com@registry.example.com:8443#team/app:v1", user: "me@example.com", reg: "registry.example.com:8443", repo: "team/app", tag: "v1", docker: "registry.example.com:8443/team/app:v1", out: "team+app+v1.sqsh"},
 		{in: "docker://nvcr.io#nvidia/pytorch@" + dg, reg: "nvcr.io", repo: "nvidia/pytorch", digst: dg, docker: "nvcr.io/nvidia/pytorch@" + dg, out: "nvidia+pytorch+sha256-0123456789ab.sqsh"},
-		{in: "docker://nvcr.io#nvidia/pytorch:25.09-py3@" + dg, reg: "nvcr.io", repo: "nvidia/pytorch", tag: "25.09-py3", digst: dg, docker: "nvcr.io/nvidia/pytorch:25.09-py3@" + dg, out: "nvidia+pytorch+25.09-py3.sqsh"},
+		{in: "docker://nvcr.io#nvidia/pytorch:25.09-py3@" + dg, reg: "nvcr.io", repo: "nvidia/pytorch", tag: "25.09-py3", digst: dg, docker: "nvcr.io/nvidia/pytorch@" + dg, out: "nvidia+pytorch+25.09-py3.sqsh"},
+		{in: "docker://127.0.0.1:5000#busybox:latest@" + dg, reg: "127.0.0.1:5000", repo: "busybox", tag: "latest", digst: dg, docker: "127.0.0.1:5000/busybox@" + dg, out: "busybox+latest.sqsh"},
+		{in: "ghcr.io/org/img:v2@" + dg, reg: "ghcr.io", repo: "org/img", tag: "v2", digst: dg, docker: "ghcr.io/org/img@" + dg, out: "org+img+v2.sqsh"},
 		{in: "docker://localhost:5000#a/b/c", reg: "localhost:5000", repo: "a/b/c", tag: "latest", docker: "localhost:5000/a/b/c:latest", out: "a+b+c.sqsh"},
 		// Docker style
 		{in: "docker://nvcr.io/nvidia/pytorch:25.09-py3", reg: "nvcr.io", repo: "nvidia/pytorch", tag: "25.09-py3", docker: "nvcr.io/nvidia/pytorch:25.09-py3", out: "nvidia+pytorch+25.09-py3.sqsh"},
 		{in: "127.0.0.1:5000/busybox", reg: "127.0.0.1:5000", repo: "busybox", tag: "latest", docker: "127.0.0.1:5000/busybox:latest", out: "busybox.sqsh"},
 		{in: "localhost/busybox:1", reg: "localhost", repo: "busybox", tag: "1", docker: "localhost/busybox:1", out: "busybox+1.sqsh"},
 		{in: "docker://user@ghcr.io/org/img@" + dg, user: "user", reg: "ghcr.io", repo: "org/img", digst: dg, docker: "ghcr.io/org/img@" + dg, out: "org+img+sha256-0123456789ab.sqsh"},
+		{in: "docker://myreg#team/img:1", reg: "myreg", repo: "team/img", tag: "1", docker: "myreg/team/img:1", out: "team+img+1.sqsh"},
+		{in: "docker://Reg#img", reg: "Reg", repo: "img", tag: "latest", docker: "Reg/img:latest", out: "img.sqsh"},
 		{in: "[::1]:5000/busybox:x", reg: "[::1]:5000", repo: "busybox", tag: "x", docker: "[::1]:5000/busybox:x", out: "busybox+x.sqsh"},
 		// Docker Hub: bare names, namespaces, aliases
 		{in: "nvidia/cuda:12.4.1-base", reg: DockerHub, repo: "nvidia/cuda", tag: "12.4.1-base", docker: DockerHub + "/nvidia/cuda:12.4.1-base", out: "nvidia+cuda+12.4.1-base.sqsh"},
@@ -53,6 +57,14 @@ func TestParseReference(t *testing.T) {
 			}
 			if got := r.OutputName(); got != tc.out {
 				t.Errorf("OutputName() = %q, want %q", got, tc.out)
+			}
+			// containers/image takes every reference (it refuses tag and digest
+			// together) for the same registry. It has no IPv6 literals.
+			if !strings.HasPrefix(r.Registry, "[") {
+				ir, err := r.imageReference()
+				if err != nil || ir.DockerReference().String() != tc.docker {
+					t.Errorf("imageReference() = %v, %v; want %s", ir, err, tc.docker)
+				}
 			}
 			// String() is a canonical form that parses back to the same reference.
 			again, err := ParseReference(r.String())
@@ -81,6 +93,9 @@ func TestParseReferenceInvalid(t *testing.T) {
 		"podman://ubuntu":                                   "unsupported scheme",
 		"docker://us er@reg.io#ubuntu":                      "user",
 		"docker://reg.io#ubuntu:1:2":                        "image name",
+		"docker://reg.io#a..b":                              "image name",
+		"docker://reg.io#a___b":                             "image name",
+		"docker://reg.io#" + strings.Repeat("a", 250):       "more than 255",
 	} {
 		t.Run(in, func(t *testing.T) {
 			_, err := ParseReference(in)

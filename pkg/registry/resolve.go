@@ -83,9 +83,9 @@ func (p *Puller) HeadDigest(ctx context.Context, ref Reference) (digest.Digest, 
 	if err != nil {
 		return "", err
 	}
-	dref, err := docker.ParseReference("//" + ref.DockerReference())
+	dref, err := ref.imageReference()
 	if err != nil {
-		return "", fmt.Errorf("reference %s: %w", ref, err)
+		return "", err
 	}
 	var d digest.Digest
 	err = p.retry(ctx, "digest of "+ref.String(), func() (err error) {
