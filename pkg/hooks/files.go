@@ -1,72 +1,79 @@
 package hooks
 
 import (
-	"fmt"
 	"os"
-	"path/filepath"
 
-	"github.com/gpyxis/gpyxis/pkg/mountspec"
+	"github.com/gpyxis/gpyxis/internal/inroot"
 )
 
-// inRoot returns the host path of p inside the rootfs, with the image's
-// symlinks resolved inside it, so that writing there cannot escape to the
-// host (mountspec.ResolveInRoot).
-func (ctx *Context) inRoot(p string) (string, error) {
-	return mountspec.ResolveInRoot(ctx.Rootfs, p)
+// fs returns the rootfs opened for in-root access (internal/inroot): every
+// path the hooks read or write there is resolved by the kernel inside it,
+// so an image's symlink never leads to a host file. It is opened on first
+// use and closed by RunAll.
+func (ctx *Context) fs() (*inroot.Root, error) {
+	if ctx.root == nil {
+		r, err := inroot.Open(ctx.Rootfs)
+		if err != nil {
+			return nil, err
+		}
+		ctx.root = r
+	}
+	return ctx.root, nil
 }
 
-// mkdirInRoot creates directory p of the rootfs and its parents with mode
-// perm (before umask) and returns its host path.
-func (ctx *Context) mkdirInRoot(p string, perm os.FileMode) (string, error) {
-	hp, err := ctx.inRoot(p)
-	if err != nil {
-		return "", err
+// closeFS releases what fs opened.
+func (ctx *Context) closeFS() {
+	if ctx.root != nil {
+		ctx.root.Close()
+		ctx.root = nil
 	}
-	if err := os.MkdirAll(hp, perm); err != nil {
-		return "", err
-	}
-	return hp, nil
 }
 
-// exists reports whether p exists in the rootfs (resolved inside it).
+// exists reports whether p exists in the rootfs (a symlink counts as
+// itself).
 func (ctx *Context) exists(p string) bool {
-	hp, err := ctx.inRoot(p)
+	r, err := ctx.fs()
 	if err != nil {
 		return false
 	}
-	_, err = os.Lstat(hp)
+	_, err = r.Lstat(p)
 	return err == nil
 }
 
-// writeAtomic replaces the host file path with data: a temporary file in
-// the same directory, renamed over it, so that a reader never sees half a
-// file. The mode is the old file's, or mode when there was none.
-func writeAtomic(path string, data []byte, mode os.FileMode) (err error) {
-	if fi, err := os.Stat(path); err == nil {
-		mode = fi.Mode().Perm()
+// readFile reads the regular file p of the rootfs, at most
+// inroot.TextLimit bytes.
+func (ctx *Context) readFile(p string) ([]byte, error) {
+	r, err := ctx.fs()
+	if err != nil {
+		return nil, err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".gpyxis-*")
+	return r.ReadFile(p, inroot.TextLimit)
+}
+
+// writeFile replaces file p of the rootfs atomically, creating its parent
+// directories (mode 0755) first; a new file gets mode perm, an old one
+// keeps its own.
+func (ctx *Context) writeFile(p string, data []byte, perm os.FileMode) error {
+	r, err := ctx.fs()
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err != nil {
-			os.Remove(f.Name())
+	if err := r.MkdirAll(parentDir(p), 0o755); err != nil {
+		return err
+	}
+	return r.WriteFileAtomic(p, data, perm)
+}
+
+// parentDir is path.Dir without cleaning: ".." keeps its meaning after a
+// symlink, which the kernel resolves.
+func parentDir(p string) string {
+	for len(p) > 1 && p[len(p)-1] == '/' {
+		p = p[:len(p)-1]
+	}
+	for i := len(p) - 1; i > 0; i-- {
+		if p[i] == '/' {
+			return p[:i]
 		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
 	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("rename: %w", err)
-	}
-	return nil
+	return "/"
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gpyxis/gpyxis/internal/inroot"
 	"github.com/gpyxis/gpyxis/pkg/environ"
 	"github.com/gpyxis/gpyxis/pkg/rootfs"
 )
@@ -54,6 +55,8 @@ type Context struct {
 	// Output receives the standard output and error of site hooks and of
 	// nvidia-container-cli; nil discards them.
 	Output io.Writer
+
+	root *inroot.Root // Rootfs opened by fs
 }
 
 // Hook is one hook.
@@ -93,6 +96,7 @@ func RunAll(ctx *Context, hooks []Hook) error {
 	if ctx.Env == nil {
 		ctx.Env = environ.New()
 	}
+	defer ctx.closeFS()
 	for _, h := range hooks {
 		ctx.logger().Debug("running hook", "hook", h.Name())
 		if err := h.Run(ctx); err != nil {

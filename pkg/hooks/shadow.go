@@ -5,14 +5,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/user"
-	"path"
-	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/gpyxis/gpyxis/internal/inroot"
 )
 
 // pwEntry is a host passwd entry.
@@ -25,6 +25,7 @@ var (
 	hostPasswd  = "/etc/passwd"
 	overflowIDs = [2]string{"/proc/sys/kernel/overflowuid", "/proc/sys/kernel/overflowgid"}
 	lookupUser  = lookupHostUser
+	shadowNow   = time.Now
 	lookupGroup = func(gid int) (string, error) {
 		g, err := user.LookupGroupId(strconv.Itoa(gid))
 		if err != nil {
@@ -67,19 +68,25 @@ func lookupHostUser(uid int) (pwEntry, error) {
 // /etc/default/useradd, else /bin/sh; root gets the same. Then, as
 // useradd would, the home directory is created from /etc/skel when
 // missing (CREATE_HOME in login.defs, default yes, mode from UMASK,
-// default 077) and the mail spool when CREATE_MAIL_SPOOL=yes. Files are
-// replaced atomically (temporary file and rename); a missing /etc/passwd or
-// /etc/group is created.
+// default 077) and the mail spool when CREATE_MAIL_SPOOL=yes. An image
+// /etc/shadow gets the generated users it lacks (locked) and loses those
+// no longer in passwd. Files are replaced atomically (temporary file and
+// rename); a missing /etc/passwd or /etc/group is created. Every access is
+// inside the rootfs (internal/inroot): the image's symlinks never lead to
+// host files, and a database that is not a regular file or is larger than
+// inroot.TextLimit is an error.
 func shadow(ctx *Context) error {
 	if !ctx.Enabled("shadow") {
 		return nil
 	}
-	defs := ctx.loadDefs()
+	defs, err := ctx.loadDefs()
+	if err != nil {
+		return err
+	}
 	nobody, nogroup := readOverflow(overflowIDs[0]), readOverflow(overflowIDs[1])
 	pw := pwEntry{name: "root", gecos: "root", home: "/root"}
 	uid, gid, group := 0, 0, "root"
 	if !ctx.RemapRoot {
-		var err error
 		if pw, err = lookupUser(ctx.UID); err != nil {
 			if ctx.User == "" {
 				return fmt.Errorf("passwd entry of uid %d: %w", ctx.UID, err)
@@ -120,10 +127,14 @@ func shadow(ctx *Context) error {
 		groups = append(groups, fmt.Sprintf("%s:x:%d:", group, gid))
 	}
 	debian := ctx.exists("/etc/debian_version")
-	if err := ctx.mergeDB("/etc/passwd", users, debian); err != nil {
+	names, err := ctx.mergeDB("/etc/passwd", users, debian)
+	if err != nil {
 		return err
 	}
-	if err := ctx.mergeDB("/etc/group", groups, debian); err != nil {
+	if _, err := ctx.mergeDB("/etc/group", groups, debian); err != nil {
+		return err
+	}
+	if err := ctx.mergeShadow(names, users); err != nil {
 		return err
 	}
 	if err := ctx.createHome(pw.home, defs); err != nil {
@@ -142,28 +153,30 @@ func readOverflow(file string) string {
 
 // executable reports whether p is an executable file in the rootfs.
 func (ctx *Context) executable(p string) bool {
-	hp, err := ctx.inRoot(p)
+	r, err := ctx.fs()
 	if err != nil {
 		return false
 	}
-	fi, err := os.Stat(hp)
+	fi, err := r.Stat(p)
 	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
 }
 
 // loadDefs reads the image's /etc/login.defs ("KEY VALUE") and
-// /etc/default/useradd ("KEY=VALUE"), as 10-shadow.sh does.
-func (ctx *Context) loadDefs() map[string]string {
+// /etc/default/useradd ("KEY=VALUE"), as 10-shadow.sh does. A missing or
+// unreadable file sets nothing; one that is not a regular file or is too
+// large is an error.
+func (ctx *Context) loadDefs() (map[string]string, error) {
 	defs := map[string]string{}
-	read := func(p string, split func(string) (string, string, bool)) {
-		hp, err := ctx.inRoot(p)
-		if err != nil {
-			return
+	read := func(p string, split func(string) (string, string, bool)) error {
+		data, err := ctx.readFile(p)
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+			return nil
 		}
-		data, err := os.ReadFile(hp)
 		if err != nil {
-			return
+			return fmt.Errorf("shadow: %w", err)
 		}
 		sc := bufio.NewScanner(bytes.NewReader(data))
+		sc.Buffer(nil, inroot.TextLimit)
 		for sc.Scan() {
 			line := strings.TrimSpace(sc.Text())
 			if line == "" || line[0] == '#' {
@@ -173,58 +186,102 @@ func (ctx *Context) loadDefs() map[string]string {
 				defs[k] = v
 			}
 		}
+		return nil
 	}
-	read("/etc/login.defs", func(l string) (string, string, bool) {
+	err := read("/etc/login.defs", func(l string) (string, string, bool) {
 		f := strings.Fields(l)
 		if len(f) < 2 {
 			return "", "", false
 		}
 		return f[0], f[1], true
 	})
-	read("/etc/default/useradd", func(l string) (string, string, bool) {
+	if err != nil {
+		return nil, err
+	}
+	err = read("/etc/default/useradd", func(l string) (string, string, bool) {
 		return strings.Cut(strings.Fields(l)[0], "=")
 	})
-	return defs
+	return defs, err
 }
 
 // mergeDB rewrites the database file p: generated entries first, then the
-// image's entries whose name is not generated (and not _apt on Debian).
-func (ctx *Context) mergeDB(p string, generated []string, debian bool) error {
-	etc, err := ctx.mkdirInRoot("/etc", 0o755)
-	if err != nil {
-		return err
-	}
-	file := filepath.Join(etc, path.Base(p))
-	old, err := os.ReadFile(file)
+// image's entries whose name is not generated (and not _apt on Debian). It
+// returns the names of the new file, in order.
+func (ctx *Context) mergeDB(p string, generated []string, debian bool) ([]string, error) {
+	old, err := ctx.readFile(p)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("shadow: %w", err)
+		return nil, fmt.Errorf("shadow: %w", err)
 	}
-	names := map[string]bool{}
+	seen := map[string]bool{}
 	if debian {
-		names["_apt"] = true
+		seen["_apt"] = true
 	}
+	var names []string
 	var b strings.Builder
-	for _, e := range generated {
-		name, _, _ := strings.Cut(e, ":")
-		if names[name] {
-			continue
-		}
-		names[name] = true
-		b.WriteString(e + "\n")
-	}
-	for _, line := range strings.Split(string(old), "\n") {
-		if strings.TrimSpace(line) == "" {
-			continue
-		}
+	add := func(line string) {
 		name, _, _ := strings.Cut(line, ":")
-		if names[name] {
-			continue
+		if seen[name] {
+			return
 		}
-		names[name] = true
+		seen[name] = true
+		names = append(names, name)
 		b.WriteString(line + "\n")
 	}
-	if err := writeAtomic(file, []byte(b.String()), 0o644); err != nil {
-		return fmt.Errorf("shadow: write %s: %w", p, err)
+	for _, e := range generated {
+		add(e)
+	}
+	for _, line := range strings.Split(string(old), "\n") {
+		if strings.TrimSpace(line) != "" {
+			add(line)
+		}
+	}
+	if err := ctx.writeFile(p, []byte(b.String()), 0o644); err != nil {
+		return nil, fmt.Errorf("shadow: write %s: %w", p, err)
+	}
+	return names, nil
+}
+
+// mergeShadow keeps the image's /etc/shadow in step with the new passwd
+// (what enroot's pwck -R does to it): entries of users no longer in passwd
+// are dropped, and the generated users the file lacks are added with a
+// locked password ("*"), as useradd would. An image without the file, or
+// whose file the caller cannot read (mode 0000 in some distributions),
+// is left alone.
+func (ctx *Context) mergeShadow(users []string, generated []string) error {
+	old, err := ctx.readFile("/etc/shadow")
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			ctx.logger().Debug("shadow: /etc/shadow not updated", "err", err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("shadow: %w", err)
+	}
+	inPasswd := map[string]bool{}
+	for _, n := range users {
+		inPasswd[n] = true
+	}
+	seen := map[string]bool{}
+	var b strings.Builder
+	for _, line := range strings.Split(string(old), "\n") {
+		name, _, _ := strings.Cut(line, ":")
+		if strings.TrimSpace(line) == "" || !inPasswd[name] || seen[name] {
+			continue
+		}
+		seen[name] = true
+		b.WriteString(line + "\n")
+	}
+	days := shadowNow().Unix() / 86400
+	for _, e := range generated {
+		name, _, _ := strings.Cut(e, ":")
+		if !seen[name] {
+			seen[name] = true
+			fmt.Fprintf(&b, "%s:*:%d:0:99999:7:::\n", name, days)
+		}
+	}
+	if err := ctx.writeFile("/etc/shadow", []byte(b.String()), 0o600); err != nil {
+		return fmt.Errorf("shadow: write /etc/shadow: %w", err)
 	}
 	return nil
 }
@@ -238,46 +295,47 @@ func (ctx *Context) createHome(home string, defs map[string]string) error {
 	if err != nil {
 		umask = 0o077
 	}
-	if _, err := ctx.mkdirInRoot(path.Dir(home), 0o755); err != nil {
-		return fmt.Errorf("shadow: home: %w", err)
-	}
-	hp, err := ctx.inRoot(home)
+	r, err := ctx.fs()
 	if err != nil {
+		return err
+	}
+	if err := r.MkdirAll(parentDir(home), 0o755); err != nil {
 		return fmt.Errorf("shadow: home: %w", err)
 	}
-	if err := os.Mkdir(hp, 0o700); err != nil {
+	if err := r.Mkdir(home, os.FileMode(0o777&^umask)|0o700); err != nil {
 		return fmt.Errorf("shadow: home: %w", err)
 	}
-	if err := os.Chmod(hp, os.FileMode(0o777&^umask)|0o700); err != nil {
-		return fmt.Errorf("shadow: home: %w", err)
-	}
-	skel, err := ctx.inRoot(defaultStr(defs["SKEL"], "/etc/skel"))
-	if err != nil {
+	skel := defaultStr(defs["SKEL"], "/etc/skel")
+	if fi, err := r.Stat(skel); err != nil || !fi.IsDir() {
 		return nil
 	}
-	if fi, err := os.Stat(skel); err != nil || !fi.IsDir() {
-		return nil
-	}
-	if err := copyTree(skel, hp); err != nil {
+	if err := r.CopyTree(skel, home); err != nil {
 		return fmt.Errorf("shadow: skeleton: %w", err)
 	}
 	return nil
 }
 
-// createMail makes the user's mailbox when useradd would.
+// createMail makes the user's mailbox when useradd would; an existing
+// entry of that name, whatever it is, is left alone.
 func (ctx *Context) createMail(name string, defs map[string]string) error {
 	if strings.ToLower(defs["CREATE_MAIL_SPOOL"]) != "yes" {
 		return nil
 	}
-	dir, err := ctx.mkdirInRoot(defaultStr(defs["MAIL_DIR"], "/var/mail"), 0o755)
+	if name == "" || name == "." || name == ".." || strings.Contains(name, "/") {
+		return fmt.Errorf("shadow: mail: user name %q is not a file name", name)
+	}
+	r, err := ctx.fs()
 	if err != nil {
+		return err
+	}
+	dir := defaultStr(defs["MAIL_DIR"], "/var/mail")
+	if err := r.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("shadow: mail: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_WRONLY, 0o660)
-	if err != nil {
+	if _, err := r.CreateExcl(strings.TrimRight(dir, "/")+"/"+name, 0o660); err != nil {
 		return fmt.Errorf("shadow: mail: %w", err)
 	}
-	return f.Close()
+	return nil
 }
 
 func defaultStr(s, def string) string {
@@ -285,53 +343,4 @@ func defaultStr(s, def string) string {
 		return def
 	}
 	return s
-}
-
-// copyTree copies the contents of directory src into dst (cp -a src/.
-// dst, without ownership): directories, regular files and symlinks.
-func copyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if rel == "." {
-			return nil
-		}
-		to := filepath.Join(dst, rel)
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.IsDir():
-			return os.Mkdir(to, fi.Mode().Perm()|0o700)
-		case d.Type()&fs.ModeSymlink != 0:
-			l, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(l, to)
-		case d.Type().IsRegular():
-			return copyFile(p, to, fi.Mode().Perm())
-		}
-		return nil
-	})
-}
-
-func copyFile(src, dst string, mode os.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }

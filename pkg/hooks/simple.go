@@ -1,8 +1,8 @@
 package hooks
 
 import (
-	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/user"
 	"path"
@@ -20,11 +20,7 @@ func aptfix(ctx *Context) error {
 	if !ctx.Enabled("aptfix") || !ctx.RemapRoot || !ctx.exists("/etc/debian_version") {
 		return nil
 	}
-	dir, err := ctx.mkdirInRoot("/etc/apt/apt.conf.d", 0o755)
-	if err != nil {
-		return err
-	}
-	return writeAtomic(filepath.Join(dir, "enroot"), []byte("APT::Sandbox::User \"root\";\n"), 0o644)
+	return ctx.writeFile("/etc/apt/apt.conf.d/enroot", []byte("APT::Sandbox::User \"root\";\n"), 0o644)
 }
 
 // home is enroot's 10-home.sh (ENROOT_MOUNT_HOME): rbind the user's home
@@ -81,24 +77,46 @@ func localtime(ctx *Context) error {
 		ctx.logger().Debug("localtime: dangling host link", "link", link)
 		return nil
 	}
-	data, err := os.ReadFile(zone)
+	data, err := boundedRead(zone, maxZoneFile)
 	if err != nil {
 		return fmt.Errorf("localtime: %w", err)
 	}
-	etc, err := ctx.mkdirInRoot("/etc", 0o755)
+	r, err := ctx.fs()
 	if err != nil {
 		return err
 	}
-	dst := filepath.Join(etc, "localtime")
-	if err := os.Remove(dst); err != nil && !errors.Is(err, os.ErrNotExist) {
+	// The link replaces the image's /etc/localtime entry itself, and the
+	// zone file is written where the link leads inside the rootfs.
+	if err := r.MkdirAll("/etc", 0o755); err != nil {
 		return fmt.Errorf("localtime: %w", err)
 	}
-	if err := os.Symlink(link, dst); err != nil {
+	if err := r.Symlink(link, "/etc/localtime"); err != nil {
 		return fmt.Errorf("localtime: %w", err)
 	}
-	zdir, err := ctx.mkdirInRoot(path.Dir(zone), 0o755)
+	if err := ctx.writeFile(zone, data, 0o644); err != nil {
+		return fmt.Errorf("localtime: %w", err)
+	}
+	return nil
+}
+
+// maxZoneFile bounds the host zone file the localtime hook copies (real
+// ones are a few KiB).
+const maxZoneFile = 1 << 20
+
+// boundedRead reads the host file p, refusing one that is not regular or
+// is larger than limit.
+func boundedRead(p string, limit int64) ([]byte, error) {
+	f, err := os.Open(p)
 	if err != nil {
-		return fmt.Errorf("localtime: %w", err)
+		return nil, err
 	}
-	return writeAtomic(filepath.Join(zdir, path.Base(zone)), data, 0o644)
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Size() > limit {
+		return nil, fmt.Errorf("%s: not a regular file of at most %d bytes", p, limit)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err == nil && int64(len(data)) > limit {
+		err = fmt.Errorf("%s: larger than %d bytes", p, limit)
+	}
+	return data, err
 }
