@@ -78,7 +78,7 @@ var rcWorkdirRe = regexp.MustCompile(`(?m)^cd "([^"]*)" && unset OLDPWD`)
 // there is none: the working directory of a container made from a squashfs
 // file, whose image config is not kept.
 func rcWorkdir(dir string) string {
-	b, err := os.ReadFile(filepath.Join(dir, "etc/rc"))
+	b, err := readImageFile(dir, "/etc/rc")
 	if err != nil {
 		return ""
 	}

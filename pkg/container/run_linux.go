@@ -1,11 +1,11 @@
 package container
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -395,10 +395,11 @@ func concat(lists ...[]rootfs.Mount) []rootfs.Mount {
 // VOLUME (${ENROOT_ROOTFS}/DIR onto DIR, read-write), as enroot mounts it before the
 // user's mounts. A volume directory the image lacks is skipped.
 func imageMounts(dir string) ([]rootfs.Mount, error) {
-	specs, err := mountspec.ParseFstabFile(filepath.Join(dir, "etc/fstab"), map[string]string{"ENROOT_ROOTFS": dir})
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+	data, err := readImageFile(dir, "/etc/fstab")
+	if err != nil || data == nil {
+		return nil, err
 	}
+	specs, err := mountspec.ParseFstab(bytes.NewReader(data), map[string]string{"ENROOT_ROOTFS": dir})
 	if err != nil {
 		return nil, fmt.Errorf("image /etc/fstab: %w", err)
 	}
@@ -462,8 +463,12 @@ func Environment(dir string, flags []string, remapRoot bool) ([]string, error) {
 
 func environment(dir string, flags []string, remapRoot bool, conf *confScript, confDirs ...string) (*environ.Env, error) {
 	env := environ.New()
-	if err := env.LoadFile(filepath.Join(dir, "etc/environment"), os.LookupEnv); err != nil {
+	imageEnv, err := readImageFile(dir, "/etc/environment")
+	if err != nil {
 		return nil, err
+	}
+	if err := env.Load(bytes.NewReader(imageEnv), os.LookupEnv); err != nil {
+		return nil, fmt.Errorf("image /etc/environment: %w", err)
 	}
 	if err := env.SetFlag("TERM", os.LookupEnv); err != nil { // enroot's 10-terminal.env
 		return nil, err
@@ -491,7 +496,11 @@ func environment(dir string, flags []string, remapRoot bool, conf *confScript, c
 	if remapRoot {
 		u.Name, u.Home = "root", "/root"
 	}
-	env.SetLoginDefaults(u, filepath.Join(dir, "etc/login.defs"))
+	defs, err := readImageFile(dir, "/etc/login.defs")
+	if err != nil {
+		return nil, err
+	}
+	env.SetLoginDefaults(u, defs)
 	return env, nil
 }
 
@@ -515,9 +524,7 @@ func Command(dir string, entrypoint, cmd []string, workdir string, o RunOptions)
 	if o.RC != "" || o.rc != nil {
 		return append([]string{"/bin/sh", rcPath}, o.Args...), wd
 	}
-	_, rcErr := os.Lstat(filepath.Join(dir, "etc/rc"))
-	_, shErr := os.Stat(filepath.Join(dir, "bin/sh"))
-	if !o.NoEntrypoint && rcErr == nil && shErr == nil && o.Workdir == "" {
+	if !o.NoEntrypoint && imageHas(dir, "/etc/rc", false) && imageHas(dir, "/bin/sh", true) && o.Workdir == "" {
 		return append([]string{"/bin/sh", "/etc/rc"}, o.Args...), wd
 	}
 	if len(o.Args) > 0 {

@@ -1,7 +1,6 @@
 package environ
 
 import (
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -28,7 +27,7 @@ func TestPrecedence(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	e.SetLoginDefaults(User{Name: "u", Logname: "u", Home: "/root-ignored", Shell: "/bin/bash"}, "/nonexistent")
+	e.SetLoginDefaults(User{Name: "u", Logname: "u", Home: "/root-ignored", Shell: "/bin/bash"}, nil)
 	want := []string{"PATH=/usr/bin:/bin", "LANG=C.UTF-8", "FOO=cli", "TERM=xterm", "CUDA_HOME=/cuda-12-$CUDA",
 		"HOME=/home/u", "SHELL=/bin/bash", "USER=u", "LOGNAME=u"}
 	if got := e.List(); !slices.Equal(got, want) {
@@ -55,20 +54,16 @@ func TestSetFlagErrors(t *testing.T) {
 }
 
 func TestLoginDefaults(t *testing.T) {
-	dir := t.TempDir()
-	defs := filepath.Join(dir, "login.defs")
-	if err := os.WriteFile(defs, []byte("# x\nENV_SUPATH\tPATH=/sbin:/bin\nENV_PATH PATH=/bin\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	defs := []byte("# x\nENV_SUPATH\tPATH=/sbin:/bin\nENV_PATH PATH=/bin\n")
 	for _, tc := range []struct {
 		root bool
-		defs string
+		defs []byte
 		path string
-	}{{false, defs, "/bin"}, {true, defs, "/sbin:/bin"}, {false, "/none", defaultPath}, {true, "/none", defaultSuPath}} {
+	}{{false, defs, "/bin"}, {true, defs, "/sbin:/bin"}, {false, nil, defaultPath}, {true, nil, defaultSuPath}} {
 		e := New()
 		e.SetLoginDefaults(User{Root: tc.root}, tc.defs)
 		if p, _ := e.Get("PATH"); p != tc.path {
-			t.Errorf("root=%v defs=%s: PATH=%q, want %q", tc.root, tc.defs, p, tc.path)
+			t.Errorf("root=%v defs=%q: PATH=%q, want %q", tc.root, tc.defs, p, tc.path)
 		}
 		if s, _ := e.Get("SHELL"); s != "/bin/sh" {
 			t.Errorf("SHELL=%q, want /bin/sh", s)

@@ -2,7 +2,7 @@ package environ
 
 import (
 	"bufio"
-	"os"
+	"bytes"
 	"strings"
 )
 
@@ -23,9 +23,11 @@ const (
 
 // SetLoginDefaults sets, where the environment does not already, what a login shell
 // would: TERM=dumb, HOME, SHELL (default /bin/sh), USER, LOGNAME and PATH, the last
-// from the container's /etc/login.defs (ENV_PATH or ENV_SUPATH) when loginDefs names
-// one, as enroot-switchroot does.
-func (e *Env) SetLoginDefaults(u User, loginDefs string) {
+// from the container's /etc/login.defs (ENV_PATH or ENV_SUPATH) when loginDefs, the
+// file's contents (nil when there is none), names one, as enroot-switchroot does. The
+// caller reads the file: it lies in the image, and only the caller knows how to stay
+// inside the rootfs.
+func (e *Env) SetLoginDefaults(u User, loginDefs []byte) {
 	e.SetDefault("TERM", "dumb")
 	if u.Home != "" {
 		e.SetDefault("HOME", u.Home)
@@ -51,14 +53,10 @@ func (e *Env) SetLoginDefaults(u User, loginDefs string) {
 	e.SetDefault("PATH", path)
 }
 
-// loginDef returns the value of key in a login.defs file ("" if absent or unreadable).
-func loginDef(file, key string) string {
-	f, err := os.Open(file)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
+// loginDef returns the value of key in the contents of a login.defs file ("" if absent).
+func loginDef(data []byte, key string) string {
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, len(data)+1)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
 		if len(fields) == 2 && fields[0] == key {
