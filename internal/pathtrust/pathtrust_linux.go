@@ -41,6 +41,10 @@ type Error struct {
 
 func (e *Error) Is(target error) bool { return target == ErrUntrusted }
 
+// OtherOwner reports whether the path itself belongs to another user (as
+// opposed to being open to others, or something on the way being wrong).
+func (e *Error) OtherOwner() bool { return e.What == badOwner && e.Owner != e.Want }
+
 func (e *Error) Error() string {
 	mode := fmt.Sprintf("%04o", e.Mode&0o7777)
 	self, rootOr := "yours", "root's or yours"
@@ -335,5 +339,17 @@ func check(fd int, path, asked string, final bool, uid int) error {
 		e.What = badParent
 		return e
 	}
+	return nil
+}
+
+// CheckParents checks every directory above path (path itself may be
+// missing): whoever can write to one of them can put their own file at
+// path. A missing directory above is an error that matches fs.ErrNotExist.
+func CheckParents(path string, uid int) error {
+	fd, err := walk(filepath.Dir(absPath(path)), walkOptions{uid: uid, parentOnly: true, asked: path})
+	if err != nil {
+		return err
+	}
+	unix.Close(fd)
 	return nil
 }

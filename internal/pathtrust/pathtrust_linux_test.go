@@ -250,4 +250,9 @@ func TestOpenFile(t *testing.T) {
 	os.Chmod(f, 0o600)
 	_, err = OpenFile(f, os.Geteuid())
 	refused(t, err, badParent, base)
+	refused(t, CheckParents(filepath.Join(base, "missing"), os.Geteuid()), badParent, base, "mode 0777")
+	os.Chmod(base, 0o700)
+	if err := CheckParents(filepath.Join(base, "missing"), os.Geteuid()); err != nil {
+		t.Errorf("CheckParents: %v", err)
+	}
 }

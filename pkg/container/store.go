@@ -53,7 +53,7 @@ func (s Store) Lookup(name string) (string, error) {
 		return "", err
 	}
 	if err := s.trusted(); err != nil {
-		return "", err
+		return "", fmt.Errorf("container %s: %w", name, err)
 	}
 	dir := s.Rootfs(name)
 	if err := s.lookupRootfs(name, dir); err != nil {
