@@ -60,9 +60,20 @@ func (f *flattener) linkTo(target string, names []string) error {
 // sink must read all of it.
 func (f *flattener) add(e Entry, r io.Reader) error {
 	var err error
-	if e.Type != Reg {
+	switch sc, sparse := r.(*sparseContent); {
+	case e.Type != Reg:
 		err = f.sink.Add(e, nil)
-	} else {
+	case f.stats.Bytes > f.opts.MaxBytes-e.Size:
+		err = fmt.Errorf("%w: the image's files would hold more than %s (sparse files count their apparent size); set %s to a larger size to allow it", ErrTooLarge, sizeString(f.opts.MaxBytes), MaxBytesEnv)
+	case sparse:
+		// Sized exactly by its map: no LimitedReader, which would hide SkipSparse.
+		err = f.sink.Add(e, sc)
+		if left := sc.size - sc.pos; err == nil && left > 0 {
+			err = fmt.Errorf("sink left %d of %d bytes unread", left, e.Size)
+		}
+		f.stats.Files++
+		f.stats.Bytes += e.Size
+	default:
 		lr := &io.LimitedReader{R: r, N: e.Size}
 		err = f.sink.Add(e, lr)
 		if err == nil && lr.N > 0 {

@@ -86,19 +86,30 @@ func (f *flattener) pass(open LayerOpener, fn func(*tar.Header, io.Reader) error
 			err = fmt.Errorf("close: %w", cerr)
 		}
 	}()
-	tr := tar.NewReader(rc)
+	raw := &rawStream{r: rc}
+	tr := tar.NewReader(raw)
 	for {
 		if err := f.ctx.Err(); err != nil {
 			return err
 		}
+		raw.startRecord()
 		h, err := tr.Next()
+		raw.record = false
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("read: %w", err)
 		}
-		if err := fn(h, tr); err != nil {
+		var content io.Reader = tr
+		frags, err := raw.sparseMap(h)
+		if err != nil {
+			return fmt.Errorf("entry %q: %w", h.Name, err)
+		}
+		if frags != nil {
+			content = &sparseContent{s: raw, frags: frags, size: h.Size}
+		}
+		if err := fn(h, content); err != nil {
 			if err == errStop {
 				return nil
 			}

@@ -1,8 +1,10 @@
 package flatten
 
 import (
+	"errors"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 )
 
@@ -84,9 +86,31 @@ type Options struct {
 	// Logger receives warnings about malformed but tolerated layers. Default:
 	// discard.
 	Logger *slog.Logger
+	// MaxBytes bounds the content of all regular files added, sparse files
+	// counting their apparent size: a sink's cost (a squashfs block list, an
+	// unpacked file's extent) follows it even where the layer stores little.
+	// Default: $GPYXIS_MAX_IMAGE_SIZE (bytes, or with a K, M, G or T suffix),
+	// else DefaultMaxBytes.
+	MaxBytes int64
 }
 
+// DefaultMaxBytes is the default Options.MaxBytes: 4 TiB.
+const DefaultMaxBytes = 4 << 40
+
+// MaxBytesEnv names the environment variable that sets the default
+// Options.MaxBytes.
+const MaxBytesEnv = "GPYXIS_MAX_IMAGE_SIZE"
+
+// ErrTooLarge is wrapped by the error of an image past Options.MaxBytes.
+var ErrTooLarge = errors.New("image too large")
+
 func (o Options) fill() Options {
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
+		if n, err := parseSize(os.Getenv(MaxBytesEnv)); err == nil && n > 0 {
+			o.MaxBytes = n
+		}
+	}
 	if o.XattrFilter == nil {
 		o.XattrFilter = func(name string) bool { return strings.HasPrefix(name, "user.") }
 	}

@@ -1,0 +1,171 @@
+package flatten
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// sparseSink records each Reg entry's data fragments, skipping holes.
+type sparseSink struct {
+	data map[string]map[int64]string // path -> offset -> bytes
+	size map[string]int64
+}
+
+func (s *sparseSink) Add(e Entry, r io.Reader) error {
+	if e.Type != Reg {
+		return nil
+	}
+	s.size[e.Path] = e.Size
+	m := map[int64]string{}
+	s.data[e.Path] = m
+	var off int64
+	buf := make([]byte, 4096)
+	for {
+		if sr, ok := r.(SparseReader); ok {
+			off += sr.SkipSparse()
+		}
+		n, err := r.Read(buf)
+		if n > 0 {
+			if b := bytes.Trim(buf[:n], "\x00"); len(b) > 0 {
+				m[off+int64(bytes.IndexByte(buf[:n], b[0]))] = string(b)
+			}
+			off += int64(n)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if off != e.Size {
+		return errors.New("short content")
+	}
+	return nil
+}
+
+// gnuTar archives files of dir with GNU tar's --sparse in format.
+func gnuTar(t *testing.T, dir, format string, names ...string) []byte {
+	t.Helper()
+	if _, err := exec.LookPath("tar"); err != nil {
+		t.Skip("GNU tar not installed")
+	}
+	args := append([]string{"--sparse", "--format=" + strings.Fields(format)[0]}, strings.Fields(format)[1:]...)
+	args = append(append(args, "-cf", "-", "-C", dir), names...)
+	out, err := exec.Command("tar", args...).Output()
+	if err != nil {
+		t.Fatalf("tar %v: %v", args, err)
+	}
+	return out
+}
+
+// TestSparseTerabyte flattens a layer holding a 1 TiB sparse file in each
+// format archive/tar reads: the holes are skipped, never read as zeros, so it
+// takes milliseconds, and the entries after it are read intact.
+func TestSparseTerabyte(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "s")
+	if err := os.WriteFile(p, []byte("head"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("mid"), 1<<30); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(1 << 40); err != nil {
+		t.Skipf("no 1 TiB sparse file here: %v", err)
+	}
+	f.Close()
+	if err := os.WriteFile(filepath.Join(dir, "z"), []byte("after"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"gnu", "pax --sparse-version=0.0", "pax --sparse-version=0.1", "pax --sparse-version=1.0"} {
+		t.Run(strings.ReplaceAll(format, " --sparse-version=", "-"), func(t *testing.T) {
+			layer := gnuTar(t, dir, format, "s", "z")
+			// The same layer twice: the upper copy shadows the lower one,
+			// which is skipped unread.
+			open := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(layer)), nil }
+			sink := &sparseSink{data: map[string]map[int64]string{}, size: map[string]int64{}}
+			start := time.Now()
+			st, err := Flatten(context.Background(), []LayerOpener{open, open}, sink, Options{})
+			if err != nil {
+				t.Fatalf("%s: %v", format, err)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("%s: took %v", format, d)
+			}
+			if sink.size["s"] != 1<<40 || sink.data["s"][0] != "head" || sink.data["s"][1<<30] != "mid" || len(sink.data["s"]) != 2 {
+				t.Errorf("%s: s = size %d, data %v", format, sink.size["s"], sink.data["s"])
+			}
+			if sink.data["z"][0] != "after" {
+				t.Errorf("%s: z = %v", format, sink.data["z"])
+			}
+			if st.Bytes != 1<<40+5 {
+				t.Errorf("%s: Stats.Bytes = %d", format, st.Bytes)
+			}
+			// Read plainly (no SkipSparse), the file is the zeros it stands for.
+			_, err = Flatten(context.Background(), []LayerOpener{open}, sink, Options{MaxBytes: 1 << 30})
+			if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), MaxBytesEnv) {
+				t.Errorf("%s: with a 1 GiB budget: %v", format, err)
+			}
+		})
+	}
+}
+
+// TestSparseSmallPlainRead reads a small sparse file through Read alone.
+func TestSparseSmallPlainRead(t *testing.T) {
+	dir := t.TempDir()
+	want := make([]byte, 3<<20)
+	copy(want[1<<20:], "data")
+	copy(want[len(want)-3:], "end")
+	if err := os.WriteFile(filepath.Join(dir, "s"), want, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"gnu", "pax --sparse-version=1.0"} {
+		layer := gnuTar(t, dir, format, "s")
+		var got []byte
+		sink := sinkFunc(func(e Entry, r io.Reader) error {
+			if e.Type == Reg {
+				var err error
+				got, err = io.ReadAll(r)
+				return err
+			}
+			return nil
+		})
+		open := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(layer)), nil }
+		if _, err := Flatten(context.Background(), []LayerOpener{open}, sink, Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: content differs (%d bytes)", format, len(got))
+		}
+	}
+}
+
+type sinkFunc func(Entry, io.Reader) error
+
+func (f sinkFunc) Add(e Entry, r io.Reader) error { return f(e, r) }
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"4T": 4 << 40, "512M": 512 << 20, "100": 100} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "x", "-1", "99999999999T"} {
+		if _, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) accepted", in)
+		}
+	}
+}
