@@ -51,25 +51,39 @@ func (w *Writer) addData(f *fileData, r io.Reader) error {
 		d.h.Reset()
 	}
 	bs := uint64(w.o.BlockSize)
+	hr := &holeReader{r: r}
+	hr.sparse, _ = r.(interface{ SkipSparse() int64 })
 	var done uint64
-	for i := range f.blocks {
+	for i := 0; i < len(f.blocks); {
+		// Whole blocks inside a hole the source reports go down the pipeline
+		// as one run, never read, hashed or compressed.
+		if run := min(hr.hole()/bs, uint64(len(f.blocks)-i)); run > 0 {
+			if err := w.addHoles(f, i, int(run), d); err != nil {
+				return err
+			}
+			hr.zeros -= run * bs
+			i += int(run)
+			done += run * bs
+			continue
+		}
 		n := min(bs, f.size-done)
-		if err := w.addBlock(f, i, r, n, d); err != nil {
+		if err := w.addBlock(f, i, hr, n, d); err != nil {
 			return w.readErr(err, done, f.size)
 		}
 		done += n
+		i++
 	}
 	var tail []byte
 	if n := f.size - done; n > 0 {
 		tail = w.tail[:n]
-		if _, err := io.ReadFull(r, tail); err != nil {
+		if _, err := io.ReadFull(hr, tail); err != nil {
 			return w.readErr(fmt.Errorf("read content: %w", err), done, f.size)
 		}
 		if d != nil {
 			d.h.Write(tail)
 		}
 	}
-	if err := checkEOF(r, f.size); err != nil {
+	if err := checkEOF(hr, f.size); err != nil {
 		return err
 	}
 	if d != nil {
@@ -121,6 +135,49 @@ func (w *Writer) addBlock(f *fileData, i int, r io.Reader, n uint64, d *dedup) e
 		hashBlock(d.h, s.in, zero)
 	}
 	return nil
+}
+
+// addHoles submits run all-zero blocks from index i as one slot.
+func (w *Writer) addHoles(f *fileData, i, run int, d *dedup) error {
+	s, err := w.pipe.get()
+	if err != nil {
+		return err
+	}
+	s.file, s.index, s.zero, s.run = f, i, true, run
+	w.pipe.submit(s)
+	if d != nil {
+		for range run {
+			hashBlock(d.h, nil, true)
+		}
+	}
+	return nil
+}
+
+// holeReader reads a file's content, asking a source that knows its holes
+// (flatten.SparseReader, this package's SparseReader) to skip them: zeros
+// counts the skipped bytes not yet passed on, which Read hands out first.
+type holeReader struct {
+	r      io.Reader
+	sparse interface{ SkipSparse() int64 }
+	zeros  uint64
+}
+
+// hole returns the zero bytes known to come next.
+func (h *holeReader) hole() uint64 {
+	if h.zeros == 0 && h.sparse != nil {
+		h.zeros = uint64(max(h.sparse.SkipSparse(), 0))
+	}
+	return h.zeros
+}
+
+func (h *holeReader) Read(p []byte) (int, error) {
+	if z := h.hole(); z > 0 {
+		n := int(min(uint64(len(p)), z))
+		clear(p[:n])
+		h.zeros -= uint64(n)
+		return n, nil
+	}
+	return h.r.Read(p)
 }
 
 // hashBlock feeds one data block to the content hash: a 0 byte for an

@@ -22,6 +22,7 @@ type slot struct {
 	file  *fileData // file block: owner
 	index int       // file block: index in file.blocks
 	zero  bool      // file block: all zeros, stored as a hole
+	run   int       // zero file blocks: how many from index (0 means 1)
 	dupOf *fileData // no block: drop file's blocks and share dupOf's
 	done  chan struct{}
 }
@@ -86,7 +87,7 @@ func (p *pipeline) get() (*slot, error) {
 		p.free <- s
 		return nil, err
 	}
-	s.in, s.res, s.frag, s.file, s.index, s.zero, s.dupOf = s.in[:0], nil, false, nil, 0, false, nil
+	s.in, s.res, s.frag, s.file, s.index, s.zero, s.run, s.dupOf = s.in[:0], nil, false, nil, 0, false, 0, nil
 	return s, nil
 }
 
@@ -150,7 +151,7 @@ func (p *pipeline) record(s *slot) {
 		}
 		s.file.blocks[s.index] = s.word
 		if s.word == 0 {
-			p.sparse++
+			p.sparse += uint64(max(s.run, 1))
 		}
 	}
 	p.stored += uint64(len(s.res))
