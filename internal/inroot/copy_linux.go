@@ -30,10 +30,22 @@ func (r *Root) CopyTree(src, dst string) error {
 		return err
 	}
 	defer unix.Close(dfd)
-	return copyDir(sfd, dfd, src, dst, 0)
+	var st unix.Stat_t
+	if err := unix.Fstat(dfd, &st); err != nil {
+		return &os.PathError{Op: "stat", Path: dst, Err: err}
+	}
+	c := copier{dstDev: st.Dev, dstIno: st.Ino}
+	return c.copyDir(sfd, dfd, src, dst, 0)
 }
 
-func copyDir(sfd, dfd int, src, dst string, depth int) error {
+// copier remembers the destination directory, so that a destination inside
+// the source (an image whose skeleton is an ancestor of the new home) is
+// not copied into itself without end.
+type copier struct {
+	dstDev, dstIno uint64
+}
+
+func (c copier) copyDir(sfd, dfd int, src, dst string, depth int) error {
 	if depth >= maxDepth {
 		return fmt.Errorf("copy %s: nested more than %d directories deep", src, maxDepth)
 	}
@@ -49,17 +61,20 @@ func copyDir(sfd, dfd int, src, dst string, depth int) error {
 		return &os.PathError{Op: "readdir", Path: src, Err: err}
 	}
 	for _, name := range names {
-		if err := copyEntry(sfd, dfd, name, src+"/"+name, dst+"/"+name, depth); err != nil {
+		if err := c.copyEntry(sfd, dfd, name, src+"/"+name, dst+"/"+name, depth); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func copyEntry(sfd, dfd int, name, src, dst string, depth int) error {
+func (c copier) copyEntry(sfd, dfd int, name, src, dst string, depth int) error {
 	var st unix.Stat_t
 	if err := unix.Fstatat(sfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return &os.PathError{Op: "stat", Path: src, Err: err}
+	}
+	if st.Dev == c.dstDev && st.Ino == c.dstIno {
+		return nil // the destination itself
 	}
 	perm := st.Mode & 0o7777
 	switch st.Mode & unix.S_IFMT {
@@ -77,7 +92,7 @@ func copyEntry(sfd, dfd int, name, src, dst string, depth int) error {
 			return &os.PathError{Op: "open", Path: dst, Err: err}
 		}
 		defer unix.Close(cd)
-		if err := copyDir(cs, cd, src, dst, depth+1); err != nil {
+		if err := c.copyDir(cs, cd, src, dst, depth+1); err != nil {
 			return err
 		}
 		// The mode last: a read-only directory must still take its entries.

@@ -202,6 +202,18 @@ func TestCopyTreeNeverFollows(t *testing.T) {
 		t.Error("CopyTree over a link in the destination succeeded")
 	}
 	unchanged(t, secret)
+	// A destination inside the source is not copied into itself.
+	os.MkdirAll(dir+"/top/a", 0o755)
+	os.MkdirAll(dir+"/top/home", 0o700)
+	if err := r.CopyTree("/top", "/top/home"); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(dir + "/top/home/a"); err != nil || !fi.IsDir() {
+		t.Errorf("top/a not copied: %v", err)
+	}
+	if _, err := os.Stat(dir + "/top/home/home"); err == nil {
+		t.Error("the destination was copied into itself")
+	}
 }
 
 func TestMkdirAllStaysInRoot(t *testing.T) {
