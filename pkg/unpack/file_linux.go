@@ -28,8 +28,16 @@ func (w *Writer) writeFile(parent int, name string, e flatten.Entry, content io.
 		w.buf = make([]byte, chunk)
 	}
 	buf := w.buf
+	// A source that knows its holes (flatten's and squashfs's SparseReader)
+	// skips them: they stay holes without a byte read.
+	sparse, _ := content.(interface{ SkipSparse() int64 })
 	var off int64
 	for off < e.Size {
+		if sparse != nil {
+			if off += sparse.SkipSparse(); off >= e.Size {
+				break
+			}
+		}
 		n, err := io.ReadFull(content, buf[:min(int64(chunk), e.Size-off)])
 		if err != nil {
 			return fmt.Errorf("read content: %w", err)
