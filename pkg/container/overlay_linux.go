@@ -119,12 +119,20 @@ func ExtractSquashfs(ctx context.Context, image, dir string, log *slog.Logger) e
 // against its digests as it is read, and dir is only good once this
 // returns nil. Root uses it to fill the shared node cache for a user who
 // fetched the image, so only user.* extended attributes are kept: what
-// the user's own unpack could have written.
-func UnpackFiles(ctx context.Context, img *registry.Image, files []*os.File, dir string, log *slog.Logger) error {
+// the user's own unpack could have written, and b bounds what the image
+// may make root write.
+func UnpackFiles(ctx context.Context, img *registry.Image, files []*os.File, dir string, b Budget, log *slog.Logger) error {
 	if len(files) != len(img.Layers) {
 		return fmt.Errorf("unpack %s: %d layer files for %d layers", img.Ref, len(files), len(img.Layers))
 	}
-	return unpackLayers(ctx, blobFiles(files), img, dir, unpack.UserXattrs, log)
+	return unpackLayers(ctx, blobFiles(files), img, dir, unpack.UserXattrs, b, log)
+}
+
+// Budget bounds an unpacked tree. A zero field leaves flatten's default
+// (flatten.Options.MaxBytes, MaxEntries).
+type Budget struct {
+	Bytes   int64 // file content, sparse files at their apparent size
+	Entries int64 // files, directories and links
 }
 
 // blobFiles serves an image's layers from open blob files.

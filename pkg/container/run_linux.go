@@ -209,12 +209,12 @@ func pull(ctx context.Context, p *registry.Puller, ref registry.Reference) (*reg
 
 // unpackImage writes img's merged tree (with enroot's config files) into dir.
 func unpackImage(ctx context.Context, p *registry.Puller, img *registry.Image, dir string, log *slog.Logger) error {
-	return unpackLayers(ctx, p, img, dir, nil, log)
+	return unpackLayers(ctx, p, img, dir, nil, Budget{}, log)
 }
 
 // unpackLayers writes img's merged tree into dir, with the layers p opens,
 // keeping the extended attributes xattr accepts (nil: all).
-func unpackLayers(ctx context.Context, p importer.Puller, img *registry.Image, dir string, xattr func(string) bool, log *slog.Logger) error {
+func unpackLayers(ctx context.Context, p importer.Puller, img *registry.Image, dir string, xattr func(string) bool, b Budget, log *slog.Logger) error {
 	layers, err := importer.Layers(ctx, p, img)
 	if err != nil {
 		return err
@@ -224,7 +224,7 @@ func unpackLayers(ctx context.Context, p importer.Puller, img *registry.Image, d
 		return err
 	}
 	w.Xattr = xattr
-	_, err = flatten.Flatten(ctx, layers, w, flatten.Options{SkipDevices: true, ExcludeDevDir: true, Logger: log})
+	_, err = flatten.Flatten(ctx, layers, w, flatten.Options{SkipDevices: true, ExcludeDevDir: true, Logger: log, MaxBytes: b.Bytes, MaxEntries: b.Entries})
 	if cerr := w.Close(); err == nil {
 		err = cerr
 	}

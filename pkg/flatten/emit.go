@@ -61,10 +61,15 @@ func (f *flattener) linkTo(target string, names []string) error {
 func (f *flattener) add(e Entry, r io.Reader) error {
 	var err error
 	switch sc, sparse := r.(*sparseContent); {
-	case e.Type != Reg:
+	case e.Type != Reg && (f.opts.MaxEntries == 0 || f.stats.Entries < f.opts.MaxEntries):
 		err = f.sink.Add(e, nil)
+	case f.opts.MaxEntries > 0 && f.stats.Entries >= f.opts.MaxEntries:
+		err = fmt.Errorf("%w: the image has more than %d files, directories and links", ErrTooLarge, f.opts.MaxEntries)
 	case f.stats.Bytes > f.opts.MaxBytes-e.Size:
-		err = fmt.Errorf("%w: the image's files would hold more than %s (sparse files count their apparent size); set %s to a larger size to allow it", ErrTooLarge, sizeString(f.opts.MaxBytes), MaxBytesEnv)
+		err = fmt.Errorf("%w: the image's files would hold more than %s (sparse files count their apparent size)", ErrTooLarge, sizeString(f.opts.MaxBytes))
+		if f.opts.maxBytesHint {
+			err = fmt.Errorf("%w; set %s to a larger size to allow it", err, MaxBytesEnv)
+		}
 	case sparse:
 		// Sized exactly by its map: no LimitedReader, which would hide SkipSparse.
 		err = f.sink.Add(e, sc)

@@ -114,10 +114,15 @@ func TestSparseTerabyte(t *testing.T) {
 			if st.Bytes != 1<<40+5 {
 				t.Errorf("%s: Stats.Bytes = %d", format, st.Bytes)
 			}
-			// Read plainly (no SkipSparse), the file is the zeros it stands for.
+			// Its apparent size counts against the budget.
 			_, err = Flatten(context.Background(), []LayerOpener{open}, sink, Options{MaxBytes: 1 << 30})
-			if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), MaxBytesEnv) {
+			if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "more than 1 GiB") {
 				t.Errorf("%s: with a 1 GiB budget: %v", format, err)
+			}
+			t.Setenv(MaxBytesEnv, "1G")
+			_, err = Flatten(context.Background(), []LayerOpener{open}, sink, Options{})
+			if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "set "+MaxBytesEnv) {
+				t.Errorf("%s: with %s=1G: %v", format, MaxBytesEnv, err)
 			}
 		})
 	}
@@ -167,5 +172,20 @@ func TestParseSize(t *testing.T) {
 		if _, err := parseSize(in); err == nil {
 			t.Errorf("parseSize(%q) accepted", in)
 		}
+	}
+}
+
+func TestMaxEntries(t *testing.T) {
+	layer := tarBytes(t, []ent{dir("a"), file("a/1", "x"), file("a/2", "y"), file("a/3", "z")})
+	open := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(layer)), nil }
+	if _, err := Flatten(context.Background(), []LayerOpener{open}, newRecSink(), Options{MaxEntries: 3}); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "more than 3 files") {
+		t.Errorf("MaxEntries 3: %v", err)
+	}
+	if _, err := Flatten(context.Background(), []LayerOpener{open}, newRecSink(), Options{MaxEntries: 5}); err != nil {
+		t.Errorf("MaxEntries 5: %v", err)
+	}
+	_, err := Flatten(context.Background(), []LayerOpener{open}, newRecSink(), Options{MaxBytes: 2})
+	if !errors.Is(err, ErrTooLarge) || strings.Contains(err.Error(), MaxBytesEnv) {
+		t.Errorf("MaxBytes 2: %v (an explicit budget names no variable)", err)
 	}
 }

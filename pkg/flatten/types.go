@@ -92,6 +92,11 @@ type Options struct {
 	// Default: $GPYXIS_MAX_IMAGE_SIZE (bytes, or with a K, M, G or T suffix),
 	// else DefaultMaxBytes.
 	MaxBytes int64
+	// MaxEntries bounds the entries added (files, directories, links, each
+	// an inode or a name for the sink to make). Default 0: no bound.
+	MaxEntries int64
+
+	maxBytesHint bool // MaxBytes is the default: the error names MaxBytesEnv
 }
 
 // DefaultMaxBytes is the default Options.MaxBytes: 4 TiB.
@@ -105,6 +110,7 @@ const MaxBytesEnv = "GPYXIS_MAX_IMAGE_SIZE"
 var ErrTooLarge = errors.New("image too large")
 
 func (o Options) fill() Options {
+	o.maxBytesHint = o.MaxBytes <= 0
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = DefaultMaxBytes
 		if n, err := parseSize(os.Getenv(MaxBytesEnv)); err == nil && n > 0 {

@@ -52,6 +52,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gpyxis/gpyxis/pkg/container"
+	"github.com/gpyxis/gpyxis/pkg/flatten"
 	"github.com/gpyxis/gpyxis/pkg/imagecache"
 	"github.com/gpyxis/gpyxis/pkg/namespaces"
 	"github.com/gpyxis/gpyxis/pkg/registry"
@@ -130,7 +131,10 @@ func shareTree(ctx context.Context, req *Request, rep *Reply, j *job, d Deps) er
 		if err != nil {
 			return imagecache.Meta{}, err
 		}
-		if err := container.UnpackFiles(ctx, img, files, dir, d.Logger); err != nil {
+		if err := container.UnpackFiles(ctx, img, files, dir, sharedBudget(j.ps.SharedRootfsCacheMaxMB), d.Logger); err != nil {
+			if errors.Is(err, flatten.ErrTooLarge) {
+				err = fmt.Errorf("%w (the shared node cache takes images of at most shared_rootfs_cache_max_mb=%d MiB and %d files; the tree made so far is removed)", err, j.ps.SharedRootfsCacheMaxMB, sharedMaxEntries)
+			}
 			return imagecache.Meta{}, err
 		}
 		return imagecache.Meta{Source: j.o.Image, Digest: img.Digest.String(), Config: img.Config.Config}, nil
@@ -158,6 +162,18 @@ func shareTree(ctx context.Context, req *Request, rep *Reply, j *job, d Deps) er
 	rep.Remove(j.sharedPath(".json"))
 	rep.Files = append(rep.Files, use)
 	return nil
+}
+
+// sharedMaxEntries bounds the files, directories and links of one shared
+// tree: root makes them for whoever names the image, and large CUDA images
+// hold a few hundred thousand.
+const sharedMaxEntries = 4 << 20
+
+// sharedBudget bounds what root unpacks into the shared cache for a user's
+// image: no more content than the whole cache may hold (0: no cap, then
+// flatten's default) and sharedMaxEntries inodes.
+func sharedBudget(maxMB int) container.Budget {
+	return container.Budget{Bytes: int64(maxMB) << 20, Entries: sharedMaxEntries}
 }
 
 // checkRootDir makes the shared cache directory if it is missing, and
