@@ -23,7 +23,7 @@ CC ?= cc
 PLUGIN_TARGET := $(if $(wildcard $(SPANK_H)),$(PLUGIN))
 SCRIPTS := $(wildcard integration/infra/*.sh .ci/run)
 
-.PHONY: all build plugin test test-unit test-integration test-rootless infra bench up install uninstall lint clean help
+.PHONY: all build plugin test test-unit test-integration test-rootless test-hostile infra bench up install uninstall lint clean help
 
 all: build
 
@@ -87,6 +87,11 @@ ifeq ($(ROOT),0)
 else
 	@echo "test-rootless: skipped, needs root to switch to $(TEST_USER) (you are not root: the integration tests above already ran unprivileged)"
 endif
+
+# The kill -9 loop at full length (make test runs 12 trials of it); CI runs this too.
+test-hostile: infra build ## 100 kill -9 trials of import, create and run, each rerun clean (as root: also as tester)
+	GPYXIS_INFRA_REQUIRED=1 GPYXIS_RUNTIME=$(CURDIR)/$(BIN) GPYXIS_HOSTILE_TRIALS=$${GPYXIS_HOSTILE_TRIALS:-100} \
+		$(GO) test -count=1 -timeout 30m -run TestHostileKill -v ./integration/hostile/
 
 bench: build ## benchmarks (as root: builds big:latest first); never part of `make test`
 ifeq ($(ROOT),0)
