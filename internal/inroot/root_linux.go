@@ -163,8 +163,18 @@ func readLimited(f *os.File, name string, limit int64) ([]byte, error) {
 }
 
 func tooLarge(name string, limit int64) error {
-	return fmt.Errorf("%s in the container image is larger than %d MiB; shrink or remove it in the image: %w", name, limit>>20, ErrTooLarge)
+	return &fileError{fmt.Sprintf("%s in the container image is larger than %d MiB; shrink or remove it in the image", name, limit>>20), ErrTooLarge}
 }
+
+// fileError is a refusal of an image file: its message says what and the
+// fix, and it matches its sentinel (ErrTooLarge, ErrNotRegular).
+type fileError struct {
+	msg string
+	err error
+}
+
+func (e *fileError) Error() string { return e.msg }
+func (e *fileError) Unwrap() error { return e.err }
 
 // regular returns nil for a regular file mode, else an error naming what
 // name is.
@@ -172,7 +182,7 @@ func regular(name string, mode uint32) error {
 	if mode&unix.S_IFMT == unix.S_IFREG {
 		return nil
 	}
-	return fmt.Errorf("%s in the container image is %s, not a regular file: %w", name, kind(mode), ErrNotRegular)
+	return &fileError{fmt.Sprintf("%s in the container image is %s, not a regular file; make it one in the image", name, kind(mode)), ErrNotRegular}
 }
 
 func kind(mode uint32) string {

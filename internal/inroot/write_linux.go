@@ -127,7 +127,7 @@ func (r *Root) WriteFileAtomic(name string, data []byte, perm os.FileMode) (err 
 		case unix.S_IFREG:
 			mode, uid, gid = st.Mode&0o7777, int(st.Uid), int(st.Gid)
 		case unix.S_IFDIR:
-			return fmt.Errorf("write %s in the container image: it is a directory: %w", name, ErrNotRegular)
+			return &fileError{fmt.Sprintf("cannot write %s in the container image: it is a directory", name), ErrNotRegular}
 		}
 	}
 	var rnd [6]byte
