@@ -22,7 +22,9 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,6 +32,7 @@
 #include <slurm/spank.h>
 
 #include "nsjoin.h"
+#include "reply.h"
 
 #ifndef GPYXIS_RUNTIME
 #define GPYXIS_RUNTIME "/usr/local/bin/gpyxis-runtime"
@@ -37,7 +40,7 @@
 #ifndef SECCOMP_FILTER_FLAG_SPEC_ALLOW
 #define SECCOMP_FILTER_FLAG_SPEC_ALLOW (1UL << 2)
 #endif
-#define MAX_FDS 8
+#define MAX_FDS GPX_MAX_FDS
 
 SPANK_PLUGIN(gpyxis, 1);
 
@@ -45,6 +48,7 @@ SPANK_PLUGIN(gpyxis, 1);
 struct buf {
 	char *p;
 	size_t len, cap;
+	int oom;          /* a record was lost: the buffer must not be sent */
 };
 
 static struct {
@@ -67,11 +71,17 @@ static int buf_add(struct buf *b, const char *key, const char *val)
 	if (b->len + n > b->cap) {
 		size_t cap = (b->len + n) * 2;
 		char *p = realloc(b->p, cap);
-		if (p == NULL)
+		if (p == NULL) {
+			b->oom = 1;
 			return -1;
+		}
 		b->p = p, b->cap = cap;
 	}
-	b->len += sprintf(b->p + b->len, "%s=%s", key, val) + 1;
+	size_t k = strlen(key), v = strlen(val);
+	memcpy(b->p + b->len, key, k);
+	b->p[b->len + k] = '=';
+	memcpy(b->p + b->len + k + 1, val, v + 1);
+	b->len += n;
 	return 0;
 }
 
@@ -134,6 +144,8 @@ struct call {
 	int nfds;
 	int logfd;        /* the child's stdout and stderr */
 	int status;       /* waitpid status */
+	int valid;        /* rep passed gpx_reply_check: its records may be used */
+	char err[PATH_MAX + 256]; /* the plugin's own diagnosis of a failed call */
 };
 
 static void add_u32(struct buf *b, spank_t sp, const char *key, spank_item_t item)
@@ -170,6 +182,7 @@ static void add_context(struct call *c, spank_t sp, char **env)
 	int n, id;
 	char s[32], **argv;
 
+	snprintf(s, sizeof(s), "%d", GPX_PROTOCOL), buf_add(&c->req, "version", s);
 	buf_add(&c->req, "op", c->op);
 	n = spank_context();
 	buf_add(&c->req, "ctx.context", n >= 0 && n <= 5 ? ctx[n] : "error");
@@ -208,130 +221,285 @@ static void add_context(struct call *c, spank_t sp, char **env)
 		buf_add(&c->req, "env", *e);
 }
 
-/* child runs in the forked process: fd 3 is the socket, 1 and 2 the log. */
-static void child(struct call *c, int sock, spank_t sp)
-{
-	sigset_t all;
-	char path[PATH_MAX] = "PATH=/usr/local/bin:/usr/bin:/bin";
-	char *argv[] = { "gpyxis-runtime", "spank", (char *)c->op, NULL };
-	char *envp[] = { path, NULL };
-	int null = open("/dev/null", O_RDONLY);
+/* What the child needs, all gathered before fork: slurmstepd is
+ * multi-threaded, and a thread may hold malloc's or stdio's lock at the
+ * fork, so the child may make async-signal-safe calls only. */
+struct spawn {
+	int in, log, sock, errw; /* fds >= 10, made 0, 1 and 2, 3, 4 */
+	int switch_ids;          /* become uid, gid and gids */
+	uid_t uid;
+	gid_t gid, *gids;
+	int ngids;
+	unsigned maxfd;          /* close() bound where close_range is missing */
+	char path[PATH_MAX + 5];
+	char *argv[4], *envp[2];
+};
 
-	if (getenv("PATH") != NULL)
-		snprintf(path, sizeof(path), "PATH=%s", getenv("PATH"));
-	if (null < 0 || dup2(null, 0) < 0 || dup2(c->logfd, 1) < 0 || dup2(c->logfd, 2) < 0 ||
-	    dup2(sock, 3) < 0)
-		_exit(126);
-	/* slurmstepd runs at oom_score_adj -1000; an import must be killable. */
-	int fd = open("/proc/self/oom_score_adj", O_WRONLY);
-	if (fd >= 0)
-		(void)!write(fd, "0", 1), close(fd);
-	syscall(SYS_close_range, 4U, ~0U, 0U);
-	/* Tasks may inherit blocked signals; exec keeps the mask. */
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	if (c->as_user && geteuid() == 0) {
-		uid_t uid;
-		gid_t gid, *gids = NULL;
-		int n = 0;
-		if (job_ids(sp, &uid, &gid) < 0) {
-			fprintf(stderr, "cannot get the job's uid and gid\n");
-			_exit(125);
-		}
-		if (spank_get_item(sp, S_JOB_SUPPLEMENTARY_GIDS, &gids, &n) != ESPANK_SUCCESS)
-			n = 0;
-		/* Groups first: after setreuid we could no longer change them. */
-		if (setgroups(n, gids) < 0 || setregid(gid, gid) < 0 || setreuid(uid, uid) < 0) {
-			fprintf(stderr, "cannot switch to uid %u gid %u: %s\n", uid, gid, strerror(errno));
-			_exit(125);
-		}
-	}
-	execve(g.runtime, argv, envp);
-	fprintf(stderr, "cannot execute %s: %s\n", g.runtime, strerror(errno));
+/* The child's failure stages, sent with errno over the error pipe. */
+enum { STAGE_FDS = 1, STAGE_IDS, STAGE_EXEC };
+
+__attribute__((noreturn)) static void child_fail(int fd, int stage)
+{
+	int rec[2] = { stage, errno };
+	(void)!write(fd, rec, sizeof(rec));
 	_exit(127);
 }
 
-/* run forks the runtime, sends the request, collects the reply and waits.
- * Returns 0 if the runtime exited 0. */
-static int run(struct call *c, spank_t sp, char **env)
+/* child runs in the forked process: 0 is /dev/null, 1 and 2 the log, 3 the
+ * socket and 4 the error pipe, closed by the execve. */
+__attribute__((noreturn)) static void child(const struct spawn *s)
 {
-	int sv[2];
-	pid_t pid;
+	sigset_t all;
+
+	/* The sources are all >= 10: no dup2 here overwrites a later one. */
+	if (dup2(s->in, 0) < 0 || dup2(s->log, 1) < 0 || dup2(s->log, 2) < 0 ||
+	    dup2(s->sock, 3) < 0 || dup2(s->errw, 4) < 0 || fcntl(4, F_SETFD, FD_CLOEXEC) < 0)
+		child_fail(s->errw, STAGE_FDS);
+	/* slurmstepd runs at oom_score_adj -1000; an import must be killable. */
+	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0)
+		(void)!write(fd, "0", 1), close(fd);
+	/* No slurmstepd fd may reach the runtime (it may run as the user).
+	 * Kernels before 5.9 lack close_range: close them one by one, up to
+	 * the bound taken before the fork (walking /proc/self/fd allocates). */
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, 5U, ~0U, 0U) < 0)
+#endif
+		for (unsigned i = 5; i < s->maxfd; i++)
+			close(i);
+	/* Tasks may inherit blocked signals; exec keeps the mask. */
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	/* Raw syscalls: glibc's wrappers signal every thread of the process it
+	 * remembers, and only this thread survived the fork. Groups first:
+	 * after setresuid they could no longer change. */
+	if (s->switch_ids &&
+	    (syscall(SYS_setgroups, s->ngids, s->gids) < 0 ||
+	     syscall(SYS_setresgid, s->gid, s->gid, s->gid) < 0 ||
+	     syscall(SYS_setresuid, s->uid, s->uid, s->uid) < 0))
+		child_fail(4, STAGE_IDS);
+	execve(g.runtime, s->argv, s->envp);
+	child_fail(4, STAGE_EXEC);
+}
+
+/* high moves fd to a number >= 10, close-on-exec, so that the child's
+ * dup2 onto 0 to 4 cannot overwrite it (slurmstepd may run with 0, 1 or 2
+ * closed). Returns the new fd, or -1 (fd is closed either way). */
+static int high(int fd)
+{
+	if (fd < 0)
+		return -1;
+	int h = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+	close(fd);
+	return h;
+}
+
+/* prepare gathers what the child needs and opens its fds. */
+static int prepare(struct call *c, spank_t sp, struct spawn *s, int sv[2], int ep[2])
+{
+	struct rlimit rl;
+	const char *path = getenv("PATH");
+
+	s->in = s->log = s->sock = s->errw = -1;
+	s->argv[0] = "gpyxis-runtime", s->argv[1] = "spank", s->argv[2] = (char *)c->op;
+	snprintf(s->path, sizeof(s->path), "PATH=%s", path != NULL ? path : "/usr/local/bin:/usr/bin:/bin");
+	s->envp[0] = s->path;
+	s->maxfd = 1U << 20; /* the kernel's default nr_open */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY && rl.rlim_max < s->maxfd)
+		s->maxfd = rl.rlim_max; /* the hard limit: fds opened under a higher soft one stay below it */
+	if (c->as_user && geteuid() == 0) {
+		s->switch_ids = 1;
+		if (job_ids(sp, &s->uid, &s->gid) < 0) {
+			snprintf(c->err, sizeof(c->err), "cannot get the job's uid and gid");
+			return -1;
+		}
+		if (spank_get_item(sp, S_JOB_SUPPLEMENTARY_GIDS, &s->gids, &s->ngids) != ESPANK_SUCCESS)
+			s->gids = NULL, s->ngids = 0;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
+	    pipe2(ep, O_CLOEXEC) < 0) {
+		snprintf(c->err, sizeof(c->err), "cannot set up the runtime call: %s", strerror(errno));
+		return -1;
+	}
+	s->sock = sv[1] = high(sv[1]);
+	s->errw = ep[1] = high(ep[1]);
+	s->log = high(dup(c->logfd));
+	s->in = high(open("/dev/null", O_RDONLY | O_CLOEXEC));
+	if (s->sock < 0 || s->errw < 0 || s->log < 0 || s->in < 0) {
+		snprintf(c->err, sizeof(c->err), "cannot set up the runtime call: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* receive reads the reply and its fds to EOF. Returns 0, or -1 with c->err
+ * set (the runtime is still waited for). */
+static int receive(struct call *c, int sock)
+{
 	char data[65536];
+	int extra = 0;
 	union {
 		struct cmsghdr h;
 		char space[CMSG_SPACE(sizeof(int) * MAX_FDS)];
 	} cm;
 
-	c->nfds = 0;
-	c->logfd = memfd_create("gpyxis-log", MFD_CLOEXEC);
-	add_context(c, sp, env);
-	if (c->logfd < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		slurm_error("gpyxis: cannot set up the runtime call: %m");
-		return -1;
-	}
-	pid = fork();
-	if (pid < 0) {
-		slurm_error("gpyxis: fork: %m");
-		close(sv[0]), close(sv[1]);
-		return -1;
-	}
-	if (pid == 0)
-		child(c, sv[1], sp);
-	close(sv[1]);
-	/* The runtime reads the whole request before it answers: no deadlock. */
-	for (size_t off = 0; off < c->req.len;) {
-		ssize_t n = write(sv[0], c->req.p + off, c->req.len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			break; /* the child died; its status tells */
-		off += n;
-	}
-	shutdown(sv[0], SHUT_WR);
 	for (;;) {
 		struct iovec iov = { data, sizeof(data) };
 		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
 				      .msg_control = cm.space, .msg_controllen = sizeof(cm.space) };
-		ssize_t n = recvmsg(sv[0], &msg, MSG_CMSG_CLOEXEC);
+		ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			break;
+		if (n < 0) {
+			snprintf(c->err, sizeof(c->err), "read the runtime's reply: %s", strerror(errno));
+			return -1;
+		}
 		for (struct cmsghdr *h = CMSG_FIRSTHDR(&msg); h != NULL; h = CMSG_NXTHDR(&msg, h)) {
 			if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
 				continue;
-			int k = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (int i = 0; i < k; i++) {
+			size_t k = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (size_t i = 0; i < k; i++) {
 				int fd;
 				memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
 				if (c->nfds < MAX_FDS)
 					c->fds[c->nfds++] = fd;
 				else
-					close(fd);
+					close(fd), extra = 1;
 			}
 		}
+		/* CTRUNC: the kernel closed fds that did not fit. */
+		if (extra || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+			snprintf(c->err, sizeof(c->err), "gpyxis-runtime passed more than %d fds", MAX_FDS);
+			return -1;
+		}
+		if (n == 0)
+			return 0;
+		if (c->rep.len + n > GPX_MAX_REPLY) {
+			snprintf(c->err, sizeof(c->err), "gpyxis-runtime's reply exceeds %d bytes", GPX_MAX_REPLY);
+			return -1;
+		}
 		if (c->rep.len + n > c->rep.cap) {
-			char *p = realloc(c->rep.p, (c->rep.len + n) * 2);
-			if (p == NULL)
-				break;
-			c->rep.p = p, c->rep.cap = (c->rep.len + n) * 2;
+			size_t cap = (c->rep.len + n) * 2;
+			char *p = realloc(c->rep.p, cap);
+			if (p == NULL) {
+				snprintf(c->err, sizeof(c->err), "read the runtime's reply: out of memory");
+				return -1;
+			}
+			c->rep.p = p, c->rep.cap = cap;
 		}
 		memcpy(c->rep.p + c->rep.len, data, n), c->rep.len += n;
 	}
-	close(sv[0]);
-	while (waitpid(pid, &c->status, 0) < 0 && errno == EINTR)
-		;
-	return WIFEXITED(c->status) && WEXITSTATUS(c->status) == 0 ? 0 : -1;
 }
 
-/* messages prints the message records; on failure also the runtime's log. */
+/* run forks the runtime, sends the request, collects the reply and waits.
+ * Returns 0 if the runtime exited 0 and its reply is well-formed. */
+static int run(struct call *c, spank_t sp, char **env)
+{
+	struct spawn s = { 0 };
+	int sv[2] = { -1, -1 }, ep[2] = { -1, -1 }, rec[2], rv = -1;
+	ssize_t n;
+	pid_t pid;
+
+	c->nfds = 0;
+	c->logfd = memfd_create("gpyxis-log", MFD_CLOEXEC);
+	add_context(c, sp, env);
+	if (c->logfd < 0 || c->req.oom) {
+		snprintf(c->err, sizeof(c->err), "cannot set up the runtime call: %s",
+			 c->req.oom ? "out of memory" : strerror(errno));
+		return -1;
+	}
+	if (prepare(c, sp, &s, sv, ep) < 0)
+		goto out;
+	pid = fork();
+	if (pid < 0) {
+		snprintf(c->err, sizeof(c->err), "fork: %s", strerror(errno));
+		goto out;
+	}
+	if (pid == 0)
+		child(&s);
+	close(sv[1]), close(ep[1]), close(s.log), close(s.in);
+	sv[1] = ep[1] = s.log = s.in = -1;
+	/* The error pipe closes at the execve; before it, the child's failure. */
+	while ((n = read(ep[0], rec, sizeof(rec))) < 0 && errno == EINTR)
+		;
+	if (n == sizeof(rec)) {
+		const char *what = rec[0] == STAGE_FDS ? "cannot set up the runtime's fds" :
+				   rec[0] == STAGE_IDS ? "cannot switch to the job's uid and gid" :
+				   "cannot execute";
+		snprintf(c->err, sizeof(c->err), "%s%s%s: %s", what, rec[0] == STAGE_EXEC ? " " : "",
+			 rec[0] == STAGE_EXEC ? g.runtime : "", strerror(rec[1]));
+	} else {
+		/* The runtime reads the whole request before it answers: no deadlock. */
+		for (size_t off = 0; off < c->req.len;) {
+			ssize_t w = write(sv[0], c->req.p + off, c->req.len - off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				break; /* the runtime died; its status tells */
+			off += w;
+		}
+		shutdown(sv[0], SHUT_WR);
+		rv = receive(c, sv[0]);
+	}
+	close(sv[0]), sv[0] = -1;
+	while (waitpid(pid, &c->status, 0) < 0 && errno == EINTR)
+		;
+	if (c->err[0] != '\0' || WIFSIGNALED(c->status))
+		rv = -1;
+	else if (c->rep.len == 0 && !(WIFEXITED(c->status) && WEXITSTATUS(c->status) <= 1))
+		rv = -1; /* it crashed before answering: its log tells */
+	else if (gpx_reply_check(c->rep.p, c->rep.len, c->nfds, c->err, sizeof(c->err)) == 0)
+		c->valid = 1, rv = WIFEXITED(c->status) && WEXITSTATUS(c->status) == 0 ? 0 : -1;
+	else
+		rv = -1;
+out:
+	for (int i = 0; i < 2; i++) {
+		if (sv[i] >= 0)
+			close(sv[i]);
+		if (ep[i] >= 0)
+			close(ep[i]);
+	}
+	if (s.log >= 0)
+		close(s.log);
+	if (s.in >= 0)
+		close(s.in);
+	return rv;
+}
+
+/* print_log prints the runtime's log line by line, its last 64 KiB at most.
+ * It reads, never maps: a process of the job's user may still hold the
+ * memfd and could shrink a mapped file under slurmstepd (SIGBUS). */
+static void print_log(int fd)
+{
+	enum { MAX_LOG = 64 << 10 };
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size <= 0)
+		return;
+	off_t from = st.st_size > MAX_LOG ? st.st_size - MAX_LOG : 0;
+	char *log = malloc(MAX_LOG);
+	ssize_t n = log != NULL ? pread(fd, log, MAX_LOG, from) : -1;
+	if (n > 0) {
+		slurm_error("gpyxis: printing gpyxis-runtime log:");
+		if (from > 0)
+			slurm_error("gpyxis:     (%lld earlier bytes left out)", (long long)from);
+	}
+	for (char *s = log, *end = log + (n > 0 ? n : 0); s < end;) {
+		char *nl = memchr(s, '\n', end - s);
+		int len = nl ? nl - s : end - s;
+		slurm_error("gpyxis:     %.*s", len, s);
+		s += len + 1;
+	}
+	free(log);
+}
+
+/* messages prints the message records; on failure also the plugin's own
+ * diagnosis and the runtime's log. */
 static void messages(struct call *c, int failed)
 {
-	for (size_t off = 0; off < c->rep.len; off += strlen(c->rep.p + off) + 1) {
-		char *r = c->rep.p + off;
-		if (memchr(r, '\0', c->rep.len - off) == NULL)
-			break; /* a truncated last record */
+	const char *r;
+	/* A reply of another protocol version may mean something else. */
+	for (size_t off = 0; !strstr(c->err, "plugin protocol") &&
+	     (r = gpx_reply_next(c->rep.p, c->rep.len, &off)) != NULL;) {
 		if (!strncmp(r, "error=", 6) || !strncmp(r, "warning=", 8))
 			slurm_error("gpyxis: %s", strchr(r, '=') + 1);
 		else if (!strncmp(r, "info=", 5))
@@ -341,24 +509,13 @@ static void messages(struct call *c, int failed)
 		else if (!strncmp(r, "log=", 4))
 			slurm_spank_log("gpyxis: %s", r + 4);
 	}
+	if (c->err[0] != '\0')
+		slurm_error("gpyxis: %s", c->err);
 	if (!failed)
 		return;
 	if (WIFSIGNALED(c->status))
 		slurm_error("gpyxis: gpyxis-runtime terminated with signal %d", WTERMSIG(c->status));
-	off_t size = lseek(c->logfd, 0, SEEK_END);
-	if (size <= 0)
-		return;
-	char *log = mmap(NULL, size, PROT_READ, MAP_PRIVATE, c->logfd, 0);
-	if (log == MAP_FAILED)
-		return;
-	slurm_error("gpyxis: printing gpyxis-runtime log:");
-	for (char *s = log, *end = log + size; s < end;) {
-		char *nl = memchr(s, '\n', end - s);
-		int len = nl ? nl - s : end - s;
-		slurm_error("gpyxis:     %.*s", len, s);
-		s += len + 1;
-	}
-	munmap(log, size);
+	print_log(c->logfd);
 }
 
 static void call_free(struct call *c)
@@ -404,15 +561,16 @@ static int wanted(char **env)
 
 static int load_seccomp(const char *hex)
 {
-	size_t n = strlen(hex) / 2;
-	unsigned char *prog = malloc(n ? n : 1);
-	if (prog == NULL || n % sizeof(struct sock_filter) != 0) {
+	size_t cap = strlen(hex) / 2;
+	unsigned char *prog = malloc(cap ? cap : 1);
+	long n = prog != NULL ? gpx_hex_decode(hex, prog, cap) : -1;
+	/* fprog.len is 16 bits: a longer program would load cut short. */
+	if (n <= 0 || n % sizeof(struct sock_filter) != 0 ||
+	    n / sizeof(struct sock_filter) > BPF_MAXINSNS) {
 		free(prog);
 		errno = EINVAL;
 		return -1;
 	}
-	for (size_t i = 0; i < n; i++)
-		sscanf(hex + 2 * i, "%2hhx", &prog[i]);
 	struct sock_fprog fprog = { n / sizeof(struct sock_filter), (struct sock_filter *)prog };
 	/* The task holds CAP_SYS_ADMIN in the container's user namespace, so no
 	 * NO_NEW_PRIVS is needed; SPEC_ALLOW keeps speculation mitigations as
@@ -430,21 +588,14 @@ static int load_seccomp(const char *hex)
 static int apply(spank_t sp, struct call *c)
 {
 	char err[256];
-	const char *dir = NULL, *seccomp = NULL;
-	int fds_expected = 0;
+	const char *dir = NULL, *seccomp = NULL, *r;
 
-	for (size_t off = 0; off < c->rep.len; off += strlen(c->rep.p + off) + 1) {
-		char *r = c->rep.p + off;
-		if (!strncmp(r, "fds=", 4))
-			fds_expected = atoi(r + 4);
-		else if (!strncmp(r, "chdir=", 6))
+	/* run checked the reply (c->valid): the fds= count matches c->nfds. */
+	for (size_t off = 0; (r = gpx_reply_next(c->rep.p, c->rep.len, &off)) != NULL;) {
+		if (!strncmp(r, "chdir=", 6))
 			dir = r + 6;
 		else if (!strncmp(r, "seccomp=", 8))
 			seccomp = r + 8;
-	}
-	if (fds_expected != c->nfds) {
-		slurm_error("gpyxis: expected %d namespace fds from gpyxis-runtime, got %d", fds_expected, c->nfds);
-		return -1;
 	}
 	if (c->nfds > 0) {
 		int rv = gpx_join(c->fds, c->nfds, err, sizeof(err));
@@ -464,8 +615,8 @@ static int apply(spank_t sp, struct call *c)
 		slurm_error("gpyxis: seccomp filter failed: %m");
 		return -1;
 	}
-	for (size_t off = 0; off < c->rep.len; off += strlen(c->rep.p + off) + 1) {
-		char *r = c->rep.p + off, *eq;
+	for (size_t off = 0; (r = gpx_reply_next(c->rep.p, c->rep.len, &off)) != NULL;) {
+		char *eq;
 		if (!strncmp(r, "setenv=", 7) && (eq = strchr(r + 7, '=')) != NULL) {
 			*eq = '\0';
 			int rv = spank_setenv(sp, r + 7, eq + 1, 1);
@@ -537,13 +688,15 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 			return 0;
 		/* As root: the runtime makes the user's runtime directory. */
 		rv = call(sp, "setup", 0, job_env(sp), &c);
-		for (size_t off = 0; off < c.rep.len; off += strlen(c.rep.p + off) + 1) {
-			if (!strcmp(c.rep.p + off, "enabled=1"))
+		/* Paths fit: gpx_reply_check bounds them by GPX_MAX_PATH. */
+		const char *r;
+		for (size_t off = 0; c.valid && (r = gpx_reply_next(c.rep.p, c.rep.len, &off)) != NULL;) {
+			if (!strcmp(r, "enabled=1"))
 				g.enabled = 1;
-			else if (!strncmp(c.rep.p + off, "unmount=", 8))
-				snprintf(g.unmount, sizeof(g.unmount), "%s", c.rep.p + off + 8);
-			else if (!strncmp(c.rep.p + off, "remove=", 7))
-				snprintf(g.remove, sizeof(g.remove), "%s", c.rep.p + off + 7);
+			else if (!strncmp(r, "unmount=", 8))
+				snprintf(g.unmount, sizeof(g.unmount), "%s", r + 8);
+			else if (!strncmp(r, "remove=", 7))
+				snprintf(g.remove, sizeof(g.remove), "%s", r + 7);
 		}
 		/* A lock on the shared cache entry: slurmstepd holds it for the
 		 * step (close-on-exec, so tasks do not). */

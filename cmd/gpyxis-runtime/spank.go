@@ -48,27 +48,25 @@ func runSpank(stdout io.Writer, args []string) error {
 	}
 	unix.Close(spankFD)
 	conn := os.NewFile(uintptr(fd), "spank")
-	req, err := spank.ReadRequest(conn)
-	if err != nil {
-		return fmt.Errorf("spank: %w", err)
-	}
-	if string(req.Op) != args[0] {
-		return fmt.Errorf("spank: operation %q on the command line, %q in the request", args[0], req.Op)
-	}
 	rep := &spank.Reply{}
-	herr := handleSpank(req, rep)
+	var herr error
+	req, err := spank.ReadRequest(conn)
+	switch {
+	case err != nil:
+		// Answered, not only logged: a plugin of another version prints
+		// the error records, whatever else it no longer understands.
+		herr = err
+		rep.Error(err.Error())
+	case string(req.Op) != args[0]:
+		herr = fmt.Errorf("operation %q on the command line, %q in the request", args[0], req.Op)
+		rep.Error(herr.Error())
+	default:
+		herr = handleSpank(req, rep)
+	}
 	// conn must stay referenced until here: its finalizer would close fd 3,
 	// and a file opened meanwhile would get the number.
-	fds := make([]int, len(rep.Files))
-	for i, f := range rep.Files {
-		fds[i] = int(f.Fd())
-	}
-	err = unix.Sendmsg(int(conn.Fd()), rep.Bytes(), unix.UnixRights(fds...), nil, 0)
+	err = sendReply(conn, rep)
 	runtime.KeepAlive(conn)
-	runtime.KeepAlive(rep.Files)
-	if len(rep.Bytes()) == 0 && len(rep.Files) == 0 {
-		err = nil // nothing to send: the plugin sees EOF
-	}
 	if err != nil {
 		return fmt.Errorf("spank: send reply: %w", err)
 	}
@@ -76,6 +74,32 @@ func runSpank(stdout io.Writer, args []string) error {
 		// The reply carries the message: the log (printed after it on
 		// failure) keeps only what led there.
 		return exitCode(1)
+	}
+	return nil
+}
+
+// sendReply writes the whole reply, its fds with the first chunk: a stream
+// socket may take part of a message (a signal during a large send), and the
+// plugin must not read a reply cut short.
+func sendReply(conn *os.File, rep *spank.Reply) error {
+	fds := make([]int, len(rep.Files))
+	for i, f := range rep.Files {
+		fds[i] = int(f.Fd())
+	}
+	b, oob := rep.Bytes(), unix.UnixRights(fds...)
+	defer runtime.KeepAlive(rep.Files)
+	for len(b) > 0 {
+		n, err := unix.SendmsgN(int(conn.Fd()), b, oob, nil, 0)
+		if err == unix.EINTR && n <= 0 {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n <= 0 {
+			return fmt.Errorf("sendmsg took %d of %d bytes", n, len(b))
+		}
+		b, oob = b[n:], nil
 	}
 	return nil
 }

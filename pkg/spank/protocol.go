@@ -18,12 +18,21 @@ import (
 // occur in them).
 //
 //	shim (C)                               gpyxis-runtime spank OP
-//	  ── op=, ctx.*=, arg=, opt=, env= ──▶    reads to EOF (the shim's SHUT_WR)
-//	  ◀── replies, namespace fds ─────────    one sendmsg, SCM_RIGHTS on its
-//	                                          first byte; then exit 0 or 1
+//	  ── version=, op=, ctx.*=, arg=, ──▶     reads to EOF (the shim's SHUT_WR)
+//	     opt=, env=
+//	  ◀── version=, replies, fds ─────────    sendmsg, SCM_RIGHTS with the
+//	                                          first chunk; then exit 0 or 1
+//
+// Both sides start with version=ProtocolVersion (shim/reply.h: GPX_PROTOCOL),
+// so that a plugin and a runtime from different releases stop with a message
+// naming both versions instead of misreading each other. A runtime refuses
+// a request of another version with an error record; an older runtime, which
+// knows no version record, refuses it and answers nothing, which the shim
+// reads as version 0.
 //
 // Request keys:
 //
+//	version=N        first: the protocol version
 //	op=check|setup|join|exit|epilog|init
 //	ctx.NAME=VALUE   job context from spank_get_item (uid, gid, gids, jobid,
 //	                 stepid, nodeid, nnodes, local_tasks, total_tasks,
@@ -32,8 +41,10 @@ import (
 //	opt=NAME=VALUE   one option callback (NAME without dashes), in order
 //	env=NAME=VALUE   one variable of the job (or task) environment
 //
-// Reply keys, applied by the shim in this order of kinds:
+// Reply keys, applied by the shim in this order of kinds, after it checked
+// the whole reply as ParseReply does:
 //
+//	version=N        first: the protocol version
 //	error=MSG, warning=MSG, info=MSG, verbose=MSG, log=MSG
 //	                 messages (slurm_error for error and warning,
 //	                 slurm_info, slurm_verbose, slurm_spank_log)
@@ -52,6 +63,29 @@ import (
 // The runtime exits 0 if and only if the operation succeeded; on failure the
 // shim prints the error records, then the runtime's log (its stdout and
 // stderr) line by line.
+
+// ProtocolVersion is the version of the records below; shim/reply.h's
+// GPX_PROTOCOL must match it. Change it with any change of their meaning.
+const ProtocolVersion = 1
+
+// Limits the shim enforces on a reply (shim/reply.h), and the largest
+// request the runtime reads.
+const (
+	MaxReply     = 16 << 20 // GPX_MAX_REPLY
+	MaxReplyFDs  = 8        // GPX_MAX_FDS
+	MaxReplyPath = 4095     // GPX_MAX_PATH: chdir, unmount and remove values
+	MaxRequest   = 64 << 20
+)
+
+// VersionError is a plugin and a runtime speaking different protocols.
+type VersionError struct {
+	Plugin, Runtime string // the versions, "0" for one that sends none
+}
+
+func (e *VersionError) Error() string {
+	return "plugin protocol v" + e.Plugin + " but runtime speaks v" + e.Runtime +
+		": install matching spank_gpyxis.so and gpyxis-runtime"
+}
 
 // Op is a SPANK operation the shim asks for.
 type Op string
@@ -80,22 +114,39 @@ type Request struct {
 	Env     []string // NAME=VALUE
 }
 
-// ReadRequest parses the records the shim wrote, up to EOF.
+// ReadRequest parses the records the shim wrote, up to EOF. A request of
+// another protocol version fails with a *VersionError, before any other
+// record is read.
 func ReadRequest(r io.Reader) (*Request, error) {
-	data, err := io.ReadAll(r)
+	data, err := io.ReadAll(io.LimitReader(r, MaxRequest+1))
 	if err != nil {
 		return nil, fmt.Errorf("read request: %w", err)
 	}
+	if len(data) > MaxRequest {
+		return nil, fmt.Errorf("read request: more than %d bytes", MaxRequest)
+	}
 	req := &Request{Context: map[string]string{}}
-	if len(data) > 0 && data[len(data)-1] != 0 {
+	recs := strings.Split(string(bytes.TrimSuffix(data, []byte{0})), "\x00")
+	v, ok := strings.CutPrefix(recs[0], "version=")
+	if !ok {
+		return nil, &VersionError{Plugin: "0", Runtime: strconv.Itoa(ProtocolVersion)}
+	}
+	if n := digits(v); n < 0 {
+		return nil, fmt.Errorf("read request: bad version record %q", v)
+	} else if n != ProtocolVersion {
+		return nil, &VersionError{Plugin: v, Runtime: strconv.Itoa(ProtocolVersion)}
+	}
+	if data[len(data)-1] != 0 {
 		return nil, errors.New("read request: last record is not NUL-terminated")
 	}
-	for _, rec := range strings.Split(string(bytes.TrimSuffix(data, []byte{0})), "\x00") {
+	for _, rec := range recs[1:] {
 		key, val, ok := strings.Cut(rec, "=")
 		if !ok {
 			return nil, fmt.Errorf("read request: record without '=': %q", rec)
 		}
 		switch {
+		case key == "version":
+			return nil, errors.New("read request: more than one version record")
 		case key == "op":
 			req.Op = Op(val)
 		case strings.HasPrefix(key, "ctx."):
@@ -121,6 +172,7 @@ func ReadRequest(r io.Reader) (*Request, error) {
 func (r *Request) Bytes() []byte {
 	var b bytes.Buffer
 	rec := func(k, v string) { b.WriteString(k + "=" + strings.ReplaceAll(v, "\x00", "") + "\x00") }
+	rec("version", strconv.Itoa(ProtocolVersion))
 	rec("op", string(r.Op))
 	keys := make([]string, 0, len(r.Context))
 	for k := range r.Context {
@@ -224,10 +276,90 @@ func (r *Reply) Seccomp(prog []byte) { r.add("seccomp", hex.EncodeToString(prog)
 func (r *Reply) Setenv(kv string)     { r.add("setenv", kv) }
 func (r *Reply) Unsetenv(name string) { r.add("unsetenv", name) }
 
-// Bytes returns the records, with fds=N first when fds are passed.
+// Bytes returns the records: version=N first, then fds=N when fds are
+// passed.
 func (r *Reply) Bytes() []byte {
-	if len(r.Files) == 0 {
-		return r.buf.Bytes()
+	b := []byte("version=" + strconv.Itoa(ProtocolVersion) + "\x00")
+	if len(r.Files) > 0 {
+		b = append(b, "fds="+strconv.Itoa(len(r.Files))+"\x00"...)
 	}
-	return append([]byte("fds="+strconv.Itoa(len(r.Files))+"\x00"), r.buf.Bytes()...)
+	return append(b, r.buf.Bytes()...)
+}
+
+// ParseReply checks a reply as the shim does before it uses any record
+// (shim/reply.c, gpx_reply_check, with the same rules and messages), for
+// nfds received fds, and returns its records.
+func ParseReply(b []byte, nfds int) ([][2]string, error) {
+	if len(b) > MaxReply {
+		return nil, fmt.Errorf("reply of %d bytes exceeds the limit of %d", len(b), MaxReply)
+	}
+	mismatch := func(have string) error {
+		return &VersionError{Plugin: strconv.Itoa(ProtocolVersion), Runtime: have}
+	}
+	if len(b) == 0 {
+		return nil, mismatch("0")
+	}
+	var out [][2]string
+	fds := -1
+	for i, rest := 0, b; len(rest) > 0; i++ {
+		end := bytes.IndexByte(rest, 0)
+		if end < 0 {
+			return nil, fmt.Errorf("truncated reply: record %d is not NUL-terminated", i)
+		}
+		rec := string(rest[:end])
+		rest = rest[end+1:]
+		key, val, ok := strings.Cut(rec, "=")
+		if !ok || key == "" {
+			return nil, fmt.Errorf("malformed reply: record %d is not KEY=VALUE", i)
+		}
+		switch {
+		case i == 0:
+			if key != "version" {
+				return nil, mismatch("0")
+			}
+			if n := digits(val); n < 0 {
+				return nil, errors.New("malformed reply: bad version record")
+			} else if n != ProtocolVersion {
+				return nil, mismatch(val)
+			}
+		case key == "fds":
+			if fds >= 0 {
+				return nil, errors.New("malformed reply: more than one fds record")
+			}
+			if fds = digits(val); fds < 0 || fds > MaxReplyFDs {
+				return nil, errors.New("malformed reply: bad fds record")
+			}
+		case key == "chdir" || key == "unmount" || key == "remove":
+			if len(val) == 0 || len(val) > MaxReplyPath {
+				return nil, fmt.Errorf("malformed reply: %s path of %d bytes", key, len(val))
+			}
+			if key != "chdir" && val[0] != '/' {
+				return nil, fmt.Errorf("malformed reply: %s path is not absolute", key)
+			}
+		}
+		out = append(out, [2]string{key, val})
+	}
+	if fds < 0 {
+		fds = 0
+	}
+	if fds != nfds {
+		return nil, fmt.Errorf("expected %d fds from gpyxis-runtime, got %d", fds, nfds)
+	}
+	return out, nil
+}
+
+// digits parses a decimal number of 1 to 9 digits, as the shim does; -1 if
+// s is not one.
+func digits(s string) int {
+	if len(s) == 0 || len(s) > 9 {
+		return -1
+	}
+	n := 0
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return -1
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
 }
