@@ -1,11 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
 
+	"github.com/gpyxis/gpyxis/internal/pathtrust"
 	"github.com/gpyxis/gpyxis/pkg/config"
 )
 
@@ -46,7 +49,24 @@ func hookSettings() (map[string]string, []string, error) {
 	}
 	dirs := []string{"/etc/gpyxis"}
 	if d, err := os.UserConfigDir(); err == nil {
-		dirs = append(dirs, filepath.Join(d, "gpyxis"))
+		// Its hooks.d runs as the user: nobody else may be able to write there.
+		d = filepath.Join(d, "gpyxis")
+		if err := pathtrust.CheckDir(d, os.Geteuid()); err == nil {
+			dirs = append(dirs, d)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, fmt.Errorf("configuration directory: %w", err)
+		}
 	}
 	return sw, dirs, nil
+}
+
+// userDir returns dir (RUNTIME_PATH, or DATA_PATH or CACHE_PATH when a
+// command uses them itself), made 0700 when missing and checked as the
+// caller's (internal/pathtrust): a directory another user can write to, or
+// swap on the way to it, lets them plant what the caller runs or trusts.
+func userDir(what, dir string) (string, error) {
+	if err := pathtrust.MkdirAll(dir, 0o700, os.Geteuid()); err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	return dir, nil
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"runtime"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gpyxis/gpyxis/pkg/container"
 	"github.com/gpyxis/gpyxis/pkg/filter"
 	"github.com/gpyxis/gpyxis/pkg/rootfs"
 )
@@ -126,6 +128,12 @@ func execTarget(arg string) (int, *rootfs.HolderState, error) {
 	pid, err := strconv.Atoi(arg)
 	if err != nil || pid <= 0 {
 		if state, err = rootfs.ReadState(arg); err != nil {
+			if errors.Is(err, fs.ErrNotExist) && container.CheckName(arg) == nil {
+				// Likely a container name: exec takes what start --detach gave.
+				return 0, nil, fmt.Errorf("%w: exec %s: no such holder PID or state file: exec takes the PID that "+
+					"'gpyxis-runtime start --detach %s' printed, or its state file (--state, default "+
+					"$ENROOT_RUNTIME_PATH/holder.%s.json)", errUsage, arg, arg, arg)
+			}
 			return 0, nil, fmt.Errorf("exec: %w", err)
 		}
 		if err := state.Check(); err != nil {

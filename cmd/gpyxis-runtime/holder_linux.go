@@ -26,7 +26,11 @@ func holderStatePath(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(cfg.RuntimePath, "holder."+name+".json"), nil
+	dir, err := userDir("runtime directory", cfg.RuntimePath)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "holder."+name+".json"), nil
 }
 
 // startDetached is `start --detach`: container NAME held by a detached

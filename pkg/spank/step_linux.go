@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gpyxis/gpyxis/internal/lockfile"
+	"github.com/gpyxis/gpyxis/internal/pathtrust"
 	"github.com/gpyxis/gpyxis/pkg/config"
 	"github.com/gpyxis/gpyxis/pkg/container"
 	"github.com/gpyxis/gpyxis/pkg/filter"
@@ -94,7 +95,7 @@ func opInit(req *Request) error {
 		return err
 	}
 	// The parent of the per-user directories; slurmd runs as root.
-	if err := os.MkdirAll(ps.RuntimePath, 0o755); err != nil {
+	if err := pathtrust.MkdirAll(ps.RuntimePath, 0o755, os.Geteuid()); err != nil {
 		return fmt.Errorf("runtime_path: %w", err)
 	}
 	return nil
@@ -137,11 +138,12 @@ func opSetup(ctx context.Context, req *Request, rep *Reply, d Deps) error {
 }
 
 // userRuntimeDir makes RUNTIME_PATH/UID (0700, owned by the user) and checks
-// that it belongs to uid, so that no other user can plant state there.
+// it for uid (internal/pathtrust), so that no other user can plant state
+// there; root (slurmstepd) checks it against the user's uid.
 func userRuntimeDir(ps Plugstack, uid, gid int) (string, error) {
 	dir := filepath.Join(ps.RuntimePath, strconv.Itoa(uid))
 	if os.Geteuid() == 0 {
-		if err := os.MkdirAll(ps.RuntimePath, 0o755); err != nil {
+		if err := pathtrust.MkdirAll(ps.RuntimePath, 0o755, 0); err != nil {
 			return "", fmt.Errorf("runtime_path: %w", err)
 		}
 		if err := os.Mkdir(dir, 0o700); err == nil {
@@ -151,15 +153,14 @@ func userRuntimeDir(ps Plugstack, uid, gid int) (string, error) {
 		} else if !errors.Is(err, fs.ErrExist) {
 			return "", fmt.Errorf("runtime directory: %w", err)
 		}
-	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+	} else if err := pathtrust.MkdirAll(dir, 0o700, uid); err != nil {
+		if errors.Is(err, pathtrust.ErrUntrusted) {
+			return "", fmt.Errorf("runtime directory: %w", err)
+		}
 		return "", fmt.Errorf("runtime directory: %w (an administrator must create %s)", err, ps.RuntimePath)
 	}
-	var st unix.Stat_t
-	if err := unix.Lstat(dir, &st); err != nil {
+	if err := pathtrust.CheckDir(dir, uid); err != nil {
 		return "", fmt.Errorf("runtime directory: %w", err)
-	}
-	if int(st.Uid) != uid || st.Mode&unix.S_IFMT != unix.S_IFDIR || st.Mode&0o077 != 0 {
-		return "", fmt.Errorf("runtime directory %s is not a private directory of uid %d: remove it", dir, uid)
 	}
 	return dir, nil
 }
@@ -925,7 +926,12 @@ func opEpilog(req *Request, rep *Reply, d Deps) error {
 	id := strconv.FormatInt(jobID, 10)
 	dir := filepath.Join(ps.RuntimePath, strconv.FormatInt(uid, 10))
 	stores := []string{d.Config.DataPath}
-	if b, err := os.ReadFile(jobStoresFile(dir, id)); err == nil {
+	// The list of data directories is read only from a runtime directory
+	// nobody else could have written it in.
+	if pathtrust.CheckDir(dir, int(uid)) != nil {
+		dir = ""
+	}
+	if b, err := os.ReadFile(jobStoresFile(dir, id)); dir != "" && err == nil {
 		stores = append(stores, strings.Fields(string(b))...)
 	}
 	prefix := "pyxis_" + id + "_"
