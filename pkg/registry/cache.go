@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -22,8 +23,16 @@ import (
 //	ROOT/tmp/                     partial downloads, renamed into blobs/ when verified
 //
 // Lock files are never removed (removing a lock file races with its users).
+// Files are opened without following symbolic links and with O_NONBLOCK, and
+// a blob must be a regular file, so that a stray link or FIFO is an error
+// instead of a write elsewhere or a hang. The directory is trusted by whoever
+// uses it: users who do not trust each other share downloads through a
+// shared cache (see sharedCache) next to their own.
 type cache struct {
 	root, blobs, locks, tmp string
+
+	sharedOnce sync.Once
+	shared     *sharedCache // nil: none configured, or unusable
 }
 
 // openCache creates the layout under root. root is created with mode 0700
@@ -73,11 +82,38 @@ func mkdirMode(dir string, mode fs.FileMode) error {
 // path is where the blob d lives.
 func (c *cache) path(d digest.Digest) string { return filepath.Join(c.blobs, d.Encoded()) }
 
+// open opens the blob d: a regular file, never a symbolic link, a FIFO or a
+// device (O_NONBLOCK: opening a FIFO would wait for a writer).
+func (c *cache) open(d digest.Digest) (*os.File, error) {
+	f, err := os.OpenFile(c.path(d), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	if errors.Is(err, unix.ELOOP) {
+		return nil, fmt.Errorf("%s is a symbolic link, not a blob: remove it", c.path(d))
+	}
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a regular file (%s): remove it", f.Name(), fi.Mode().Type())
+	}
+	return f, nil
+}
+
 // lock takes an exclusive flock on d's lock file, polling so that ctx can
 // cancel the wait. The returned function releases it.
 func (c *cache) lock(ctx context.Context, d digest.Digest, waiting func()) (func(), error) {
 	name := filepath.Join(c.locks, d.Encoded()+".lock")
-	f, err := os.OpenFile(name, os.O_RDONLY|os.O_CREATE, 0o644)
+	// O_NOFOLLOW: a planted link must not make us create a file elsewhere;
+	// O_NONBLOCK: a FIFO in its place must not block the open.
+	f, err := os.OpenFile(name, os.O_RDONLY|os.O_CREATE|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0o644)
+	if errors.Is(err, unix.ELOOP) {
+		return nil, fmt.Errorf("lock file %s is a symbolic link: remove it", name)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open lock: %w", err)
 	}
@@ -109,7 +145,17 @@ func (c *cache) lock(ctx context.Context, d digest.Digest, waiting func()) (func
 // is removed. Call it holding d's lock.
 func (c *cache) check(d digest.Digest, size int64, rehash bool) (bool, error) {
 	name := c.path(d)
-	f, err := os.Open(name)
+	var st unix.Stat_t
+	if err := unix.Lstat(name, &st); errors.Is(err, unix.ENOENT) {
+		return false, nil
+	} else if err == nil && st.Mode&unix.S_IFMT != unix.S_IFREG {
+		// Not a blob (a link, a FIFO, ...): make room for the download.
+		if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return false, fmt.Errorf("remove %s, which is not a regular file: %w", name, err)
+		}
+		return false, nil
+	}
+	f, err := c.open(d)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}

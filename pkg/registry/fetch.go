@@ -24,7 +24,9 @@ import (
 // corrupt. A download goes to a temporary file in the cache, hashed as it
 // arrives; only if digest and size match is it fsynced and renamed into
 // place. On any error or cancellation the temporary file is removed. The
-// registry is contacted only if some blob is missing.
+// registry is contacted only if some blob is missing. With a shared cache
+// (WithSharedCacheDir), a blob missing from the user's cache is first copied
+// from it, verified, and a downloaded one is offered to it.
 func (p *Puller) Fetch(ctx context.Context, img *Image) error {
 	src := &lazySession{p: p, ref: img.Ref}
 	defer src.close()
@@ -67,6 +69,14 @@ func (p *Puller) ensure(ctx context.Context, src *lazySession, i int, l Layer) (
 	if err != nil {
 		return false, err
 	}
+	if !ok && p.sharedCache() != nil {
+		if ok, err = p.fromShared(ctx, p.sharedCache(), l); err != nil {
+			return false, fmt.Errorf("layer %s: %w", l.Digest, err)
+		}
+		if ok {
+			p.opts.log.Info("copied layer from the shared cache", "digest", l.Digest, "size", l.Size)
+		}
+	}
 	if ok {
 		p.report(ProgressEvent{Index: i, Digest: l.Digest, Done: l.Size, Total: l.Size, Cached: true, Completed: true})
 		return false, nil
@@ -79,6 +89,9 @@ func (p *Puller) ensure(ctx context.Context, src *lazySession, i int, l Layer) (
 	err = p.retry(ctx, "layer "+l.Digest.String(), func() error { return p.download(ctx, s, i, l) })
 	if err != nil {
 		return true, p.classify(err, s.ref, s.authed)
+	}
+	if sh := p.sharedCache(); sh != nil {
+		sh.publish(p.cache.path(l.Digest), l)
 	}
 	return true, nil
 }

@@ -37,7 +37,7 @@ func (p *Puller) OpenLayer(ctx context.Context, img *Image, i int) (io.ReadClose
 	if err := checkDigest(l.Digest); err != nil {
 		return nil, err
 	}
-	f, err := os.Open(p.cache.path(l.Digest))
+	f, err := p.cache.open(l.Digest)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("layer %s is not in the cache (call Fetch first): %w", l.Digest, err)
 	}
@@ -53,7 +53,7 @@ func (p *Puller) OpenBlob(l Layer) (*os.File, error) {
 	if err := checkDigest(l.Digest); err != nil {
 		return nil, err
 	}
-	f, err := os.Open(p.cache.path(l.Digest))
+	f, err := p.cache.open(l.Digest)
 	if err != nil {
 		return nil, fmt.Errorf("open layer: %w", err)
 	}

@@ -26,6 +26,8 @@ type options struct {
 	verifyCached   bool
 	log            *slog.Logger
 	progress       func(ProgressEvent)
+
+	sharedDir string // WithSharedCacheDir
 }
 
 func defaultOptions() *options {
