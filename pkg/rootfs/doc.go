@@ -40,6 +40,14 @@
 //  7. unless Config.Writable, remount / MS_BIND|MS_REMOUNT|MS_RDONLY with
 //     nosuid,nodev and its locked flags.
 //
+// With a user namespace (not HostRoot), steps 6 and 7 run in a second
+// stage: once the mounts are made and the rootfs mount is read-only, the
+// init re-executes itself and a C constructor unshares an inner user,
+// mount and cgroup namespace, which locks every mount's flags and
+// submounts (lock_linux.go); the second stage binds the rootfs onto itself
+// again, pivots into it and execs the command or holds. A remapped root
+// cannot `mount -o remount,rw /` or unmount what the setup mounted.
+//
 // Binds take their flags through a second MS_BIND|MS_REMOUNT that ORs in
 // the flags the kernel locked on the source (ro, nosuid, nodev, noexec,
 // atime mode; read with statfs), or the remount fails with EPERM in a user

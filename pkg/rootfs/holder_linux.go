@@ -120,7 +120,8 @@ func StartHolder(ctx context.Context, c HolderConfig) (*Holder, error) {
 	cmd.Env = append(filterEnv(c.Env), initFDEnv+"=3")
 	cmd.ExtraFiles = append([]*os.File{child}, c.ExtraFiles...)
 	cmd.Stderr = c.Stderr
-	cmd.SysProcAttr = namespaces.SysProcAttr(c.IDMap, os.Geteuid(), os.Getegid(), c.Rootfs.Unshare)
+	var lock *lockIDs
+	cmd.SysProcAttr, lock = initAttr(c.IDMap, c.Rootfs, true)
 	// No controlling terminal and no job-control signals from the caller's.
 	cmd.SysProcAttr.Setsid = true
 	err = cmd.Start()
@@ -130,7 +131,7 @@ func StartHolder(ctx context.Context, c HolderConfig) (*Holder, error) {
 		return nil, fmt.Errorf("start holder init: %w", err)
 	}
 	stop := context.AfterFunc(ctx, func() { cmd.Process.Kill() })
-	h, err := holderReady(cmd, parent, c)
+	h, err := holderReady(cmd, parent, c, lock)
 	if !stop() && err == nil {
 		err = ctx.Err()
 	}
@@ -141,8 +142,8 @@ func StartHolder(ctx context.Context, c HolderConfig) (*Holder, error) {
 	return h, nil
 }
 
-func holderReady(cmd *exec.Cmd, parent *os.File, c HolderConfig) (*Holder, error) {
-	ic := initConfig{Rootfs: c.Rootfs, Debug: c.Debug, Holder: true}
+func holderReady(cmd *exec.Cmd, parent *os.File, c HolderConfig, lock *lockIDs) (*Holder, error) {
+	ic := initConfig{Rootfs: c.Rootfs, Debug: c.Debug, Holder: true, Lock: lock}
 	if err := json.NewEncoder(parent).Encode(ic); err != nil {
 		return nil, fmt.Errorf("start holder: send config: %w", err)
 	}

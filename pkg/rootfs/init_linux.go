@@ -32,7 +32,11 @@ func InitMain() {
 		fmt.Fprintf(os.Stderr, "gpyxis init: %v\n", err)
 		os.Exit(1)
 	}
-	err = initRun(sync)
+	if next := os.Getenv(nextFDEnv); next != "" {
+		err = initNext(sync, next)
+	} else {
+		err = initRun(sync)
+	}
 	// Only reached on failure: report it to the runtime.
 	ie := initError{Message: err.Error()}
 	var errno syscall.Errno
@@ -69,20 +73,32 @@ func initRun(sync *os.File) error {
 	if c.Debug {
 		c.Rootfs.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	if c.Lock != nil {
+		if err := prepareMounts(c.Rootfs, true); err != nil {
+			return err
+		}
+		return lockAndContinue(sync, *c.Lock, nextStage{Rootfs: c.Rootfs.Rootfs, Writable: c.Rootfs.Writable,
+			Holder: c.Holder, Dir: c.Dir, Args: c.Args, Env: c.Env, Seccomp: c.Seccomp})
+	}
 	if err := Setup(c.Rootfs); err != nil {
 		return err
 	}
 	if c.Holder {
 		return holdMain(sync)
 	}
-	dir := c.Dir
+	return startCommand(c.Dir, c.Args, c.Env, c.Seccomp)
+}
+
+// startCommand changes to dir, looks the command up and execs it, inside
+// the container's root; it only returns on failure.
+func startCommand(dir string, args, env []string, bpf []byte) error {
 	if dir == "" {
 		dir = "/"
 	}
 	if err := unix.Chdir(dir); err != nil {
 		return fmt.Errorf("chdir %s: %w", dir, err)
 	}
-	path, err := lookPath(c.Args[0], c.Env)
+	path, err := lookPath(args[0], env)
 	if err != nil {
 		return err
 	}
@@ -96,12 +112,12 @@ func initRun(sync *os.File) error {
 	// The filter goes on last: after it, chown and setuid calls are faked, and the
 	// init itself has no more need of them. In the user namespace the init holds
 	// CAP_SYS_ADMIN, so no NO_NEW_PRIVS is needed and setuid binaries keep working.
-	if len(c.Seccomp) > 0 {
-		if err := filter.LoadBPF(c.Seccomp, filter.Options{}); err != nil {
+	if len(bpf) > 0 {
+		if err := filter.LoadBPF(bpf, filter.Options{}); err != nil {
 			return fmt.Errorf("seccomp filter: %w", err)
 		}
 	}
-	if err := unix.Exec(path, c.Args, c.Env); err != nil {
+	if err := unix.Exec(path, args, env); err != nil {
 		return fmt.Errorf("exec %s: %w", path, err)
 	}
 	return nil // unreachable

@@ -44,6 +44,9 @@ type initConfig struct {
 	Seccomp []byte `json:"seccomp,omitempty"`
 	// Holder makes the init stay in the namespaces instead of exec'ing Args.
 	Holder bool `json:"holder,omitempty"`
+	// Lock moves the init, once the mounts are made, into a further user,
+	// mount and cgroup namespace where they are locked (lock_linux.go).
+	Lock *lockIDs `json:"lock,omitempty"`
 }
 
 // initError is what the init sends back when it fails.

@@ -30,6 +30,17 @@ import (
 //  6. pivot_root(".", ".") and detach of the old root.
 //  7. remount / read-only unless c.Writable.
 func Setup(c Config) error {
+	if err := prepareMounts(c, false); err != nil || c.OverlayOnly {
+		return err
+	}
+	return enterRoot(c.Rootfs, c.Writable, false)
+}
+
+// prepareMounts makes the mounts of steps 1-5 under c.Rootfs. With
+// readOnlyNow (and not c.Writable) it also makes the rootfs mount read-only
+// now, before pivot_root, so that the copy of the mount namespace that
+// locks the mounts (lock_linux.go) locks it read-only.
+func prepareMounts(c Config, readOnlyNow bool) error {
 	if err := c.validate(); err != nil {
 		return err
 	}
@@ -99,10 +110,29 @@ func Setup(c Config) error {
 			return err
 		}
 	}
-	if err := pivotRoot(c.Rootfs); err != nil {
+	if readOnlyNow && !c.Writable {
+		if err := remount(r.fd, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, false); err != nil {
+			return fmt.Errorf("rootfs %s read-only: %w", c.Rootfs, err)
+		}
+	}
+	return nil
+}
+
+// enterRoot makes rootfs the root (steps 6 and 7). rebind first binds it
+// onto itself again: in a mount namespace copied into a less privileged
+// user namespace the rootfs mount is locked to its parent (MNT_LOCKED) and
+// pivot_root refuses it with EINVAL; a recursive bind made there is a new,
+// unlocked mount that keeps the locked flags and submounts.
+func enterRoot(rootfs string, writable, rebind bool) error {
+	if rebind {
+		if err := unix.Mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind rootfs %s: %w", rootfs, err)
+		}
+	}
+	if err := pivotRoot(rootfs); err != nil {
 		return err
 	}
-	if c.Writable {
+	if writable {
 		return nil
 	}
 	return readOnlyRoot()

@@ -90,14 +90,15 @@ func Start(ctx context.Context, c StartConfig) (*Process, error) {
 	cmd.Env = []string{initFDEnv + "=3"}
 	cmd.ExtraFiles = append([]*os.File{child}, c.ExtraFiles...) // fd 3, then 4...; os/exec clears their CLOEXEC
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Stdin, c.Stdout, c.Stderr
-	cmd.SysProcAttr = namespaces.SysProcAttr(c.IDMap, os.Geteuid(), os.Getegid(), c.Rootfs.Unshare)
+	var lock *lockIDs
+	cmd.SysProcAttr, lock = initAttr(c.IDMap, c.Rootfs, false)
 	err = cmd.Start()
 	child.Close()
 	if err != nil {
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
 
-	if err := sendConfig(parent, c); err != nil {
+	if err := sendConfig(parent, c, lock); err != nil {
 		return nil, waitError(cmd, fmt.Errorf("start container: send config: %w", err))
 	}
 	msg, err := io.ReadAll(parent)
@@ -115,8 +116,9 @@ func Start(ctx context.Context, c StartConfig) (*Process, error) {
 	return &Process{Pid: cmd.Process.Pid, cmd: cmd}, nil
 }
 
-func sendConfig(w *os.File, c StartConfig) error {
-	ic := initConfig{Rootfs: c.Rootfs, Args: c.Args, Env: c.Env, Dir: c.Dir, Debug: c.Debug, Seccomp: c.Seccomp}
+func sendConfig(w *os.File, c StartConfig, lock *lockIDs) error {
+	ic := initConfig{Rootfs: c.Rootfs, Args: c.Args, Env: c.Env, Dir: c.Dir, Debug: c.Debug, Seccomp: c.Seccomp,
+		Lock: lock}
 	if err := json.NewEncoder(w).Encode(ic); err != nil {
 		return err
 	}
