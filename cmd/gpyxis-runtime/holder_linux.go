@@ -46,6 +46,9 @@ func startDetached(ctx context.Context, stdout io.Writer, st container.Store, na
 	if err := os.MkdirAll(filepath.Dir(stateFile), 0o700); err != nil {
 		return fmt.Errorf("holder state directory: %w", err)
 	}
+	if err := rootfs.CheckStatePath(stateFile); err != nil { // before the holder starts
+		return err
+	}
 	if old, err := rootfs.ReadState(stateFile); err == nil && old.Check() == nil {
 		return fmt.Errorf("%w: %s is held by pid %d already (%s; gpyxis-runtime stop %s)",
 			container.ErrRunning, name, old.Pid, stateFile, name)

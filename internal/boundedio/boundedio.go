@@ -175,15 +175,21 @@ func check(path string, fi fs.FileInfo, limit int64, pipes bool) error {
 	if pipes {
 		want = "a regular file or a pipe"
 	}
-	return &Error{Path: path, Problem: fmt.Sprintf("%s, not %s", kind(m), want), Err: ErrNotRegular}
+	return &Error{Path: path, Problem: fmt.Sprintf("%s, not %s", Kind(m), want), Err: ErrNotRegular}
 }
 
 func tooLarge(path string, limit int64) error {
 	return &Error{Path: path, Problem: fmt.Sprintf("larger than %s (a small text file is expected: check the path)", Size(limit)), Err: ErrTooLarge}
 }
 
-func kind(m fs.FileMode) string {
+// Kind names the type of a file that is not regular for an error message:
+// "a character device", "a FIFO", "a directory"...
+func Kind(m fs.FileMode) string {
 	switch {
+	case m.IsRegular():
+		return "a regular file"
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
 	case m.IsDir():
 		return "a directory"
 	case m&fs.ModeCharDevice != 0:

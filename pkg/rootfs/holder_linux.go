@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"io"
 	"os"
 	"os/exec"
@@ -257,6 +258,9 @@ func holdMain(sync *os.File) error {
 
 // Write stores s as JSON at path, atomically (a temporary file renamed).
 func (s *HolderState) Write(path string) error {
+	if err := CheckStatePath(path); err != nil {
+		return err
+	}
 	data, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
@@ -275,6 +279,24 @@ func (s *HolderState) Write(path string) error {
 	if err != nil {
 		os.Remove(tmp.Name())
 		return fmt.Errorf("write holder state: %w", err)
+	}
+	return nil
+}
+
+// CheckStatePath refuses a state file path that holds anything but a
+// regular file: Write renames over it, which would replace a device such
+// as /dev/full (as root) or a directory entry that is not the caller's to
+// replace.
+func CheckStatePath(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("holder state: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("holder state %s: %s, not a regular file; name a new file or one that an earlier start --detach wrote", path, boundedio.Kind(fi.Mode()))
 	}
 	return nil
 }
