@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/gpyxis/gpyxis/internal/boundedio"
+	"github.com/gpyxis/gpyxis/internal/pathtrust"
 )
 
 // LoadOptions says where Load reads from. The zero value reads the standard
@@ -87,7 +88,15 @@ func Load(opts LoadOptions) (*Config, error) {
 	if files == nil {
 		files = []string{"/etc/gpyxis/gpyxis.conf", "/etc/gpyxis/gpyxis.conf.d/*.conf"}
 		if user, err := l.d.xdg("XDG_CONFIG_HOME", ".config", "gpyxis"); err == nil {
-			files = append(files, filepath.Join(user, "gpyxis.conf"))
+			// The user's file decides paths, proxies and CAs: nobody else may
+			// be able to write it or swap a directory above it.
+			f := filepath.Join(user, "gpyxis.conf")
+			if r, err := pathtrust.OpenFile(f, l.d.uid); err == nil {
+				r.Close()
+			} else if !errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("read config: %w", err)
+			}
+			files = append(files, f)
 		}
 	}
 	if err := l.loadAll(files, false); err != nil {

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/gpyxis/gpyxis/internal/boundedio"
+	"github.com/gpyxis/gpyxis/internal/pathtrust"
 )
 
 // Trust model of the enroot credentials file: a password starting with '$' is
@@ -28,6 +29,10 @@ import (
 func loadCredentials(path, registry, user string) (*netrcEntry, error) {
 	if path == "" {
 		return nil, nil
+	}
+	// Whoever can write to a directory above it could swap the file.
+	if err := pathtrust.CheckParents(path, os.Geteuid()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, &Error{Kind: ErrCredentials, Ref: path, Err: err}
 	}
 	f, err := boundedio.Open(path, boundedio.Config)
 	if errors.Is(err, fs.ErrNotExist) {
