@@ -33,6 +33,7 @@ type pullFlags struct {
 	arch, platform, cacheDir, authFile, certsDir, creds, regConf string
 	insecure, quiet, verbose                                     bool
 	jobs                                                         int
+	sharedDir                                                    string // GPYXIS_SHARED_CACHE_DIR, unless --cache-dir
 }
 
 func (f *pullFlags) register(fs *flag.FlagSet) {
@@ -78,12 +79,10 @@ func (f *pullFlags) options(log *slog.Logger) ([]registry.Option, error) {
 		if f.cacheDir, err = userDir("cache directory", cfg.CachePath); err != nil {
 			return nil, err
 		}
-		// A node-wide blob cache (an administrator's 1777 directory): blobs
-		// are verified by digest as they are read, so users share downloads
-		// without trusting each other.
-		if cfg.SharedCacheDir != "" {
-			f.cacheDir = cfg.SharedCacheDir
-		}
+		// A node-wide blob cache (an administrator's 1777 directory) next to
+		// the user's own: blobs are copied from it verified, so users share
+		// downloads without trusting each other.
+		f.sharedDir = cfg.SharedCacheDir
 	}
 	if f.jobs == 0 {
 		f.jobs = 4
@@ -104,7 +103,7 @@ func (f *pullFlags) options(log *slog.Logger) ([]registry.Option, error) {
 	for _, o := range []struct {
 		v   string
 		opt func(string) registry.Option
-	}{{f.cacheDir, registry.WithCacheDir}, {f.authFile, registry.WithAuthFile}, {f.certsDir, registry.WithCertsDir},
+	}{{f.cacheDir, registry.WithCacheDir}, {f.sharedDir, registry.WithSharedCacheDir}, {f.authFile, registry.WithAuthFile}, {f.certsDir, registry.WithCertsDir},
 		{f.creds, registry.WithCredentialsFile}, {f.regConf, registry.WithRegistriesConf}} {
 		if o.v != "" {
 			opts = append(opts, o.opt(o.v))

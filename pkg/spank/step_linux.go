@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gpyxis/gpyxis/internal/inroot"
 	"github.com/gpyxis/gpyxis/internal/lockfile"
 	"github.com/gpyxis/gpyxis/internal/pathtrust"
 	"github.com/gpyxis/gpyxis/pkg/config"
@@ -416,12 +417,25 @@ func setUp(ctx context.Context, req *Request, rep *Reply, j *job, d Deps) (*step
 // that the entrypoint's own output stays apart.
 const entrypointProbe = `pwd >&3 && cat /proc/$$/environ >&3`
 
+// hasRC reports whether the container of holder pid has an /etc/rc.
+func hasRC(pid int) bool {
+	r, err := inroot.Open(fmt.Sprintf("/proc/%d/root", pid))
+	if err != nil {
+		return false
+	}
+	defer r.Close()
+	_, err = r.Lstat("/etc/rc")
+	return err == nil
+}
+
 // runEntrypoint runs /etc/rc (cd WORKDIR, then ENTRYPOINT + the probe) in the
 // holder's namespaces and records the environment and directory it ends
 // with in h. Images without /etc/rc have no entrypoint to run.
 func runEntrypoint(ctx context.Context, rep *Reply, j *job, h *rootfs.HolderState) error {
-	// The holder's root is the container's: /etc/rc as the container sees it.
-	if _, err := os.Lstat(fmt.Sprintf("/proc/%d/root/etc/rc", h.Pid)); err != nil {
+	// The holder's root is the container's: /etc/rc as the container sees
+	// it, resolved inside that root (an image's /etc linking to an absolute
+	// path would otherwise be looked up on the host).
+	if !hasRC(h.Pid) {
 		return nil
 	}
 	stateFile, err := os.CreateTemp(j.dir, ".probe-*.json")
