@@ -117,6 +117,9 @@ func isUnreachable(err error) bool {
 // connection resets, truncated bodies and timeouts. 429 is not in the list:
 // containers/image already retried it (5 attempts, honouring Retry-After).
 func retryable(err error) bool {
+	if errors.Is(err, ErrTimeout) {
+		return true
+	}
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}

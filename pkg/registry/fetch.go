@@ -86,9 +86,10 @@ func (p *Puller) ensure(ctx context.Context, src *lazySession, i int, l Layer) (
 		return false, err
 	}
 	p.opts.log.Info("downloading layer", "digest", l.Digest, "size", l.Size)
-	err = p.retry(ctx, "layer "+l.Digest.String(), func() error { return p.download(ctx, s, i, l) })
+	err = p.retryTransfer(ctx, "layer "+l.Digest.String()+" of "+s.ref.String(), s.ref, p.opts.transferTimeout,
+		func(t *transfer) error { return p.download(t, s, i, l) })
 	if err != nil {
-		return true, p.classify(err, s.ref, s.authed)
+		return true, missingBlob(p.classify(err, s.ref, s.authed), "layer", l.Digest, s.ref)
 	}
 	if sh := p.sharedCache(); sh != nil {
 		sh.publish(p.cache.path(l.Digest), l)
@@ -96,8 +97,9 @@ func (p *Puller) ensure(ctx context.Context, src *lazySession, i int, l Layer) (
 	return true, nil
 }
 
-// download fetches layer i into a temporary file and commits it to the cache.
-func (p *Puller) download(ctx context.Context, s *session, i int, l Layer) (err error) {
+// download fetches layer i into a temporary file and commits it to the cache,
+// in one attempt watched by t.
+func (p *Puller) download(t *transfer, s *session, i int, l Layer) (err error) {
 	tmp, err := createBlobTemp(p.cache.tmp, l.Digest)
 	if err != nil {
 		return fmt.Errorf("create temporary blob: %w", err)
@@ -109,10 +111,11 @@ func (p *Puller) download(ctx context.Context, s *session, i int, l Layer) (err 
 			os.Remove(tmp.Name())
 		}
 	}()
-	rc, _, err := s.src.GetBlob(ctx, types.BlobInfo{Digest: l.Digest, Size: l.Size, MediaType: l.MediaType}, none.NoCache)
+	rc, _, err := s.src.GetBlob(t.ctx, types.BlobInfo{Digest: l.Digest, Size: l.Size, MediaType: l.MediaType}, none.NoCache)
 	if err != nil {
 		return fmt.Errorf("fetch layer %s: %w", l.Digest, err)
 	}
+	rc = t.body(rc)
 	defer rc.Close()
 	h := sha256.New()
 	pw := &progressWriter{p: p, ev: ProgressEvent{Index: i, Digest: l.Digest, Total: l.Size}}
@@ -120,9 +123,9 @@ func (p *Puller) download(ctx context.Context, s *session, i int, l Layer) (err 
 	if err != nil {
 		return fmt.Errorf("download layer %s: %w", l.Digest, err)
 	}
-	if got := digest.NewDigest(digest.SHA256, h); got != l.Digest || n != l.Size {
-		return mismatch("layer "+l.Digest.String()+" of "+s.ref.String(), fmt.Sprintf("%d bytes", l.Size),
-			fmt.Sprintf("%s (%d bytes)", got, n))
+	if err := contentMismatch("layer "+l.Digest.String()+" of "+s.ref.String(), "the manifest", l.Digest, l.Size,
+		digest.NewDigest(digest.SHA256, h), n, true); err != nil {
+		return err
 	}
 	if err := p.cache.commit(tmp, l.Digest); err != nil {
 		return err

@@ -109,9 +109,11 @@ type layerReader struct {
 	blobHash hash.Hash
 	diffHash hash.Hash
 	final    error // sticky result once the end was reached
+	comp     compression
 }
 
 func (r *layerReader) openDecoder(comp compression) error {
+	r.comp = comp
 	switch comp {
 	case gzipped:
 		z, err := gzip.NewReader(r.counted)
@@ -145,7 +147,7 @@ func (r *layerReader) Read(b []byte) (int, error) {
 		r.final = r.verify()
 		return n, r.final
 	case err != nil:
-		r.final = r.corrupt(fmt.Errorf("decompress: %w", err))
+		r.final = r.undecodable(err)
 		return n, r.final
 	}
 	return n, nil
@@ -165,6 +167,25 @@ func (r *layerReader) verify() error {
 		}
 	}
 	return io.EOF
+}
+
+// undecodable reports compressed data that cannot be decoded. When the blob
+// still matches its digest, the layer is broken as the registry serves it
+// and pulling again cannot help; otherwise the cache entry is corrupt.
+func (r *layerReader) undecodable(cause error) error {
+	desc := fmt.Errorf("decompress: %w", cause)
+	if errors.Is(cause, io.ErrUnexpectedEOF) {
+		desc = fmt.Errorf("unexpected EOF in its %s data: %w", r.comp, cause)
+	}
+	if _, err := io.Copy(io.Discard, r.counted); err != nil {
+		return fmt.Errorf("read layer %s: %w", r.layer.Digest, err)
+	}
+	got := digest.NewDigest(digest.SHA256, r.blobHash)
+	if got != r.layer.Digest || r.counted.n != r.layer.Size {
+		return r.corrupt(fmt.Errorf("%w; the blob is %s (%d bytes)", desc, got, r.counted.n))
+	}
+	return &Error{Kind: ErrDigestMismatch, Summary: "truncated or corrupt layer", Ref: "layer " + r.layer.Digest.String(),
+		Hint: "its digest matches, so the image itself is broken: build and push it again", Err: desc}
 }
 
 // corrupt removes the cache entry (if it is still the file being read) and

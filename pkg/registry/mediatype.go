@@ -27,6 +27,10 @@ const (
 	zstdCompressed
 )
 
+func (c compression) String() string {
+	return [...]string{uncompressed: "tar", gzipped: "gzip", zstdCompressed: "zstd"}[c]
+}
+
 func isIndex(mt string) bool { return mt == imgspecv1.MediaTypeImageIndex || mt == dockerManifestList }
 
 func isImageManifest(mt string) bool {

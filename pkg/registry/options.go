@@ -13,32 +13,37 @@ import (
 type Option func(*options) error
 
 type options struct {
-	cacheDir       string
-	platform       Platform
-	jobs           int
-	retries        int
-	backoff        time.Duration
-	insecure       bool
-	authFile       string
-	certsDir       string
-	credsFile      string
-	registriesConf string
-	verifyCached   bool
-	log            *slog.Logger
-	progress       func(ProgressEvent)
+	cacheDir        string
+	platform        Platform
+	jobs            int
+	retries         int
+	backoff         time.Duration
+	insecure        bool
+	authFile        string
+	certsDir        string
+	credsFile       string
+	registriesConf  string
+	verifyCached    bool
+	connectTimeout  time.Duration
+	transferTimeout time.Duration
+	stallTimeout    time.Duration
+	log             *slog.Logger
+	progress        func(ProgressEvent)
 
 	sharedDir string // WithSharedCacheDir
 }
 
 func defaultOptions() *options {
 	return &options{
-		platform:     DefaultPlatform(),
-		jobs:         4,
-		retries:      3,
-		backoff:      time.Second,
-		authFile:     os.Getenv("REGISTRY_AUTH_FILE"),
-		verifyCached: true,
-		log:          slog.New(slog.DiscardHandler),
+		platform:       DefaultPlatform(),
+		jobs:           4,
+		retries:        3,
+		backoff:        time.Second,
+		authFile:       os.Getenv("REGISTRY_AUTH_FILE"),
+		verifyCached:   true,
+		connectTimeout: defaultConnectTimeout,
+		stallTimeout:   defaultStallTimeout,
+		log:            slog.New(slog.DiscardHandler),
 	}
 }
 
@@ -81,7 +86,7 @@ func WithJobs(n int) Option {
 }
 
 // WithRetries sets how often a request that failed with HTTP 5xx, a connection
-// reset, a truncated body or a timeout is repeated, waiting backoff, then twice
+// reset, a truncated body or a timeout (WithTimeouts) is repeated, waiting backoff, then twice
 // as long each time. Default 3 retries from 1s. (HTTP 429 is retried by
 // containers/image itself, 5 times from 2s, honouring Retry-After.)
 func WithRetries(n int, backoff time.Duration) Option {
@@ -90,6 +95,30 @@ func WithRetries(n int, backoff time.Duration) Option {
 			return errors.New("retries and backoff must not be negative")
 		}
 		o.retries, o.backoff = n, backoff
+		return nil
+	}
+}
+
+// WithTimeouts sets how long a registry request may take. connect bounds
+// opening a connection, TLS handshake included (curl's --connect-timeout,
+// enroot's ENROOT_CONNECT_TIMEOUT); default 30s; containers/image's own
+// dialer gives up after 30s whatever is set; 0 leaves only that limit.
+// transfer bounds one attempt at one download, from the request to its last
+// byte (curl's --max-time, ENROOT_TRANSFER_TIMEOUT); default 0: none for
+// layers, 5 minutes for manifests, configs and digests. stall ends an
+// attempt that receives nothing for that long, before the response or in
+// the middle of a body; default 60s; it must be positive. An attempt that
+// runs out is retried (WithRetries) from the start, then fails with a
+// *TimeoutError (ErrTimeout).
+func WithTimeouts(connect, transfer, stall time.Duration) Option {
+	return func(o *options) error {
+		if connect < 0 || transfer < 0 {
+			return errors.New("connect and transfer timeouts must not be negative")
+		}
+		if stall <= 0 {
+			return errors.New("the stall timeout must be positive")
+		}
+		o.connectTimeout, o.transferTimeout, o.stallTimeout = connect, transfer, stall
 		return nil
 	}
 }

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -115,8 +116,8 @@ func (p *Puller) source(ctx context.Context, ref Reference) (types.ImageSource, 
 		return nil, nil, false, err
 	}
 	var src types.ImageSource
-	err = p.retry(ctx, "open "+ref.String(), func() error {
-		src, err = dref.NewImageSource(ctx, sys)
+	err = p.retryTransfer(ctx, "manifest of "+ref.String(), ref, p.metadataDeadline(), func(t *transfer) error {
+		src, err = dref.NewImageSource(t.ctx, sys)
 		return err
 	})
 	if err != nil {
@@ -131,6 +132,10 @@ func (p *Puller) retry(ctx context.Context, what string, fn func() error) error 
 	for attempt := 0; ; attempt++ {
 		err := fn()
 		if err == nil || attempt >= p.opts.retries || !retryable(err) {
+			var te *TimeoutError
+			if errors.As(err, &te) {
+				te.Attempts = attempt + 1
+			}
 			return err
 		}
 		p.opts.log.Warn("retrying", "what", what, "attempt", attempt+1, "in", delay, "error", err)

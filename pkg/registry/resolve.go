@@ -88,8 +88,8 @@ func (p *Puller) HeadDigest(ctx context.Context, ref Reference) (digest.Digest, 
 		return "", err
 	}
 	var d digest.Digest
-	err = p.retry(ctx, "digest of "+ref.String(), func() (err error) {
-		d, err = docker.GetDigest(ctx, sys, dref)
+	err = p.retryTransfer(ctx, "digest of "+ref.String(), ref, p.metadataDeadline(), func(t *transfer) (err error) {
+		d, err = docker.GetDigest(t.ctx, sys, dref)
 		return err
 	})
 	if err != nil {
@@ -130,8 +130,9 @@ func (s *session) platformManifest(ctx context.Context) (*Image, error) {
 	if img.Manifest, img.MediaType, err = s.manifest(ctx, &d.Digest); err != nil {
 		return nil, err
 	}
-	if got := digest.FromBytes(img.Manifest); got != d.Digest || int64(len(img.Manifest)) != d.Size {
-		return nil, mismatch("manifest "+d.Digest.String(), d.Digest.String(), fmt.Sprintf("%s (%d bytes)", got, len(img.Manifest)))
+	if err := contentMismatch("manifest "+d.Digest.String()+" of "+s.ref.String(), "the index", d.Digest, d.Size,
+		digest.FromBytes(img.Manifest), int64(len(img.Manifest)), false); err != nil {
+		return nil, err
 	}
 	img.IndexDigest, img.Digest, img.Platform = top, d.Digest, descPlatform(d)
 	return img, nil
@@ -142,8 +143,8 @@ func (s *session) platformManifest(ctx context.Context) (*Image, error) {
 func (s *session) manifest(ctx context.Context, instance *digest.Digest) ([]byte, string, error) {
 	var raw []byte
 	var mt string
-	err := s.p.retry(ctx, "manifest of "+s.ref.String(), func() (err error) {
-		raw, mt, err = s.src.GetManifest(ctx, instance)
+	err := s.p.retryTransfer(ctx, "manifest of "+s.ref.String(), s.ref, s.p.metadataDeadline(), func(t *transfer) (err error) {
+		raw, mt, err = s.src.GetManifest(t.ctx, instance)
 		return err
 	})
 	if err != nil {
@@ -223,8 +224,9 @@ func ImageFromParts(ref Reference, manifest []byte, mediaType string, config []b
 	if err := checkDigest(m.Config.Digest); err != nil {
 		return nil, fmt.Errorf("%s config: %w", ref, err)
 	}
-	if got := digest.FromBytes(config); got != m.Config.Digest || int64(len(config)) != m.Config.Size {
-		return nil, mismatch("config "+m.Config.Digest.String(), m.Config.Digest.String(), fmt.Sprintf("%s (%d bytes)", got, len(config)))
+	if err := contentMismatch("config "+m.Config.Digest.String(), "the manifest", m.Config.Digest, m.Config.Size,
+		digest.FromBytes(config), int64(len(config)), false); err != nil {
+		return nil, err
 	}
 	if err := fillImage(img, m, config, ref); err != nil {
 		return nil, err
@@ -271,20 +273,21 @@ func (s *session) blob(ctx context.Context, d imgspecv1.Descriptor) ([]byte, err
 		return nil, &Error{Kind: ErrUnsupported, Ref: d.Digest.String(), Hint: "config blob too large"}
 	}
 	var b []byte
-	err := s.p.retry(ctx, "config "+d.Digest.String(), func() error {
-		rc, _, err := s.src.GetBlob(ctx, types.BlobInfo{Digest: d.Digest, Size: d.Size, MediaType: d.MediaType}, none.NoCache)
+	err := s.p.retryTransfer(ctx, "config "+d.Digest.String()+" of "+s.ref.String(), s.ref, s.p.metadataDeadline(), func(t *transfer) error {
+		rc, _, err := s.src.GetBlob(t.ctx, types.BlobInfo{Digest: d.Digest, Size: d.Size, MediaType: d.MediaType}, none.NoCache)
 		if err != nil {
 			return err
 		}
 		defer rc.Close()
-		b, err = io.ReadAll(io.LimitReader(rc, d.Size+1))
+		b, err = io.ReadAll(io.LimitReader(t.body(rc), d.Size+1))
 		return err
 	})
 	if err != nil {
-		return nil, s.p.classify(fmt.Errorf("fetch config: %w", err), s.ref, s.authed)
+		return nil, missingBlob(s.p.classify(fmt.Errorf("fetch config: %w", err), s.ref, s.authed), "config", d.Digest, s.ref)
 	}
-	if got := digest.FromBytes(b); got != d.Digest || int64(len(b)) != d.Size {
-		return nil, mismatch("config "+d.Digest.String(), d.Digest.String(), fmt.Sprintf("%s (%d bytes)", got, len(b)))
+	if err := contentMismatch("config "+d.Digest.String()+" of "+s.ref.String(), "the manifest", d.Digest, d.Size,
+		digest.FromBytes(b), int64(len(b)), true); err != nil {
+		return nil, err
 	}
 	return b, nil
 }
