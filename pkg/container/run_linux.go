@@ -224,7 +224,12 @@ func unpackLayers(ctx context.Context, p importer.Puller, img *registry.Image, d
 		return err
 	}
 	w.Xattr = xattr
-	_, err = flatten.Flatten(ctx, layers, w, flatten.Options{SkipDevices: true, ExcludeDevDir: true, Logger: log, MaxBytes: b.Bytes, MaxEntries: b.Entries})
+	// Every attribute reaches the writer, which applies xattr, and the kernel
+	// what the caller may set: flatten's default (user.* only) would lose
+	// the file capabilities root can keep.
+	all := func(string) bool { return true }
+	_, err = flatten.Flatten(ctx, layers, w, flatten.Options{SkipDevices: true, ExcludeDevDir: true, Logger: log,
+		MaxBytes: b.Bytes, MaxEntries: b.Entries, XattrFilter: all})
 	if cerr := w.Close(); err == nil {
 		err = cerr
 	}
