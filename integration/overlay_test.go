@@ -81,7 +81,7 @@ func TestSharedBlobCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(d) })
-	os.Chmod(d, 0o1777) // both users write their output and own cache here
+	os.Chmod(d, 0o777|os.ModeSticky) // both users write their output and own cache here
 	// The binary under test may sit where the test user cannot reach it.
 	b, err := os.ReadFile(bin)
 	if err != nil {
@@ -95,7 +95,7 @@ func TestSharedBlobCache(t *testing.T) {
 	if err := os.Mkdir(shared, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	os.Chmod(shared, 0o1777)
+	os.Chmod(shared, 0o777|os.ModeSticky)
 	downloads := func(who []string, out string) int {
 		args := append(who, "env", "GPYXIS_SHARED_CACHE_DIR="+shared, "HOME="+d, "XDG_CACHE_HOME="+d+"/own-"+strconv.Itoa(len(who)),
 			bin, "import", "-v", "--insecure", "--force", "-o", filepath.Join(d, out), "docker://127.0.0.1:5000#busybox:latest")
