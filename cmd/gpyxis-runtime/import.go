@@ -93,6 +93,16 @@ func (f *pullFlags) options(log *slog.Logger) ([]registry.Option, error) {
 	// ENROOT_ALLOW_HTTP: plain HTTP for every registry, as enroot's all-or-nothing switch.
 	insecure := f.insecure || cfg.AllowHTTP
 	opts := []registry.Option{registry.WithLogger(log), registry.WithJobs(f.jobs), registry.WithInsecure(insecure)}
+	// enroot's curl limits (--connect-timeout, --max-time, --retry), plus the
+	// stall timer curl lacks. gpyxis retries 3 times unless TRANSFER_RETRIES is set.
+	if cfg.StallTimeout < 1 {
+		return nil, fmt.Errorf("configuration: GPYXIS_STALL_TIMEOUT is %d: set at least 1 (seconds without data before a download is given up)", cfg.StallTimeout)
+	}
+	sec := func(n int) time.Duration { return time.Duration(n) * time.Second }
+	opts = append(opts, registry.WithTimeouts(sec(cfg.ConnectTimeout), sec(cfg.TransferTimeout), sec(cfg.StallTimeout)))
+	if explicit(cfg, "TRANSFER_RETRIES") {
+		opts = append(opts, registry.WithRetries(cfg.TransferRetries, time.Second))
+	}
 	if f.platform != "" || f.arch != "" {
 		p, err := platformOf(f.platform, f.arch)
 		if err != nil {

@@ -42,6 +42,9 @@ type Config struct {
 	ConnectTimeout  int // CONNECT_TIMEOUT: seconds. Default 30.
 	TransferTimeout int // TRANSFER_TIMEOUT: seconds, 0 none. Default 0.
 	TransferRetries int // TRANSFER_RETRIES. Default 0.
+	// StallTimeout ends a registry transfer that receives nothing for that
+	// many seconds (STALL_TIMEOUT, gpyxis only). Default 60; 0 is refused.
+	StallTimeout int
 
 	// ZstdOptions is the zstd level option for re-compressed cached layers
 	// (ZSTD_OPTIONS). Default "-1".

@@ -92,6 +92,7 @@ func buildKeys() []*key {
 		{name: "CONNECT_TIMEOUT", kind: kindInt, def: constant("30"), integer: func(c *Config) *int { return &c.ConnectTimeout }},
 		{name: "TRANSFER_TIMEOUT", kind: kindInt, def: constant("0"), integer: func(c *Config) *int { return &c.TransferTimeout }},
 		{name: "TRANSFER_RETRIES", kind: kindInt, def: constant("0"), integer: func(c *Config) *int { return &c.TransferRetries }},
+		{name: "STALL_TIMEOUT", kind: kindInt, def: constant("60"), integer: func(c *Config) *int { return &c.StallTimeout }},
 		{name: "UNSHARE_NET", kind: kindBool, def: constant("false"), boolean: func(c *Config) *bool { return &c.Unshare.Net }},
 		{name: "UNSHARE_PID", kind: kindBool, def: constant("false"), boolean: func(c *Config) *bool { return &c.Unshare.PID }},
 		{name: "UNSHARE_IPC", kind: kindBool, def: constant("false"), boolean: func(c *Config) *bool { return &c.Unshare.IPC }},
