@@ -173,3 +173,52 @@ func TestHostileHookSpecialFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileVolumeLinks runs an image whose VOLUME directories are
+// symlinks to a host canary directory (absolute and ../): the import's
+// /etc/fstab binds ${ENROOT_ROOTFS}/DIR, which must be resolved inside the
+// rootfs, never bind a host directory into the container.
+func TestHostileVolumeLinks(t *testing.T) {
+	env := harness.Require(t)
+	reg := env.RequireRegistry(t, "plain")
+	c := NewCanaries(t)
+	entries := append(hooksBusybox(t),
+		Entry{Name: "abs", Type: tar.TypeSymlink, Linkname: c.Dir},
+		Entry{Name: "rel", Type: tar.TypeSymlink, Linkname: strings.Repeat("../", 16) + strings.TrimPrefix(c.Dir, "/")})
+	cfg := map[string]any{"architecture": "amd64", "os": "linux", "config": map[string]any{
+		"Env":     []string{"PATH=/bin"},
+		"Volumes": map[string]any{"/abs": map[string]any{}, "/rel": map[string]any{}},
+	}}
+	img := PushImage(t, reg, cfg, Layer(t, entries...))
+	accounts := []*Account{Self(t)}
+	if os.Geteuid() == 0 {
+		accounts = append(accounts, AccountFor(t, Victim))
+	}
+	for _, a := range accounts {
+		runEnv := []string{"ENROOT_DATA_PATH=" + a.Home + "/data", "ENROOT_CACHE_PATH=" + a.Home + "/cache"}
+		for _, mode := range [][]string{nil, {"--rw"}} {
+			hooksVolumeRun(t, a, c, runEnv, append(append([]string{"run", "--insecure"}, mode...), img.Ref(reg)))
+		}
+	}
+}
+
+// hooksVolumeRun runs args as a: the container reads and writes through
+// the volume paths; nothing of the canaries may show or change.
+func hooksVolumeRun(t *testing.T, a *Account, c *Canaries, runEnv, args []string) {
+	t.Helper()
+	who := a.Name
+	if who == "" {
+		who = "self"
+	}
+	label := who + " " + strings.Join(args[2:len(args)-1], " ")
+	t.Run(label, func(t *testing.T) {
+		args := append(args[:len(args):len(args)], "sh", "-c",
+			"cat /abs/secret /rel/secret 2>&1; echo x > /abs/created; echo x > /rel/created; echo done")
+		out, err := a.Runtime(t, 60*time.Second, runEnv, args...)
+		if err != nil || !strings.Contains(out, "done") {
+			t.Fatalf("run: %v\n%s", err, out)
+		}
+		c.Leaked(t, out)
+		c.Check(t)
+	})
+}

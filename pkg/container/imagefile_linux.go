@@ -4,8 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/gpyxis/gpyxis/internal/inroot"
+	"github.com/gpyxis/gpyxis/pkg/mountspec"
+	"github.com/gpyxis/gpyxis/pkg/rootfs"
 )
 
 // readImageFile reads the text file p of the rootfs dir, resolved inside
@@ -42,4 +48,31 @@ func imageHas(dir, p string, follow bool) bool {
 		_, err = r.Lstat(p)
 	}
 	return err == nil
+}
+
+// confineImageBinds resolves the bind sources of the image's /etc/fstab
+// inside the rootfs dir: the importer writes ${ENROOT_ROOTFS}/DIR for each
+// VOLUME, and a DIR that is a symlink in the image would otherwise be
+// followed by the kernel on the host (a VOLUME /scratch linking to
+// /home/USER/.ssh bound the user's keys into the container). A bind source
+// outside the rootfs is refused: an image names only its own directories;
+// host paths come from the caller's --mount.
+func confineImageBinds(dir string, mounts []rootfs.Mount) error {
+	root := filepath.Clean(dir)
+	for i, m := range mounts {
+		if m.Flags&unix.MS_BIND == 0 {
+			continue
+		}
+		src := filepath.Clean(m.Source)
+		rel, ok := strings.CutPrefix(src, root+"/")
+		if !ok && src != root {
+			return fmt.Errorf("image /etc/fstab: bind source %s is outside the container rootfs: an image may only bind its own directories (${ENROOT_ROOTFS}/...); bind host paths with --mount", m.Source)
+		}
+		p, err := mountspec.ResolveInRoot(dir, "/"+rel)
+		if err != nil {
+			return fmt.Errorf("image /etc/fstab: bind source %s: %w", m.Source, err)
+		}
+		mounts[i].Source = p
+	}
+	return nil
 }

@@ -398,7 +398,8 @@ func concat(lists ...[]rootfs.Mount) []rootfs.Mount {
 
 // imageMounts reads the image's /etc/fstab, where the import wrote one bind per
 // VOLUME (${ENROOT_ROOTFS}/DIR onto DIR, read-write), as enroot mounts it before the
-// user's mounts. A volume directory the image lacks is skipped.
+// user's mounts. A volume directory the image lacks is skipped; sources are resolved
+// inside the rootfs (confineImageBinds).
 func imageMounts(dir string) ([]rootfs.Mount, error) {
 	data, err := readImageFile(dir, "/etc/fstab")
 	if err != nil || data == nil {
@@ -411,6 +412,9 @@ func imageMounts(dir string) ([]rootfs.Mount, error) {
 	mounts := Mounts(specs)
 	for i := range mounts {
 		mounts[i].Optional = true
+	}
+	if err := confineImageBinds(dir, mounts); err != nil {
+		return nil, err
 	}
 	return mounts, nil
 }
