@@ -100,8 +100,12 @@ func kind(mode uint32) string {
 }
 
 // CheckDir checks that uid may trust the existing directory path. A missing
-// path is an error that matches fs.ErrNotExist.
+// path is an error that matches fs.ErrNotExist, whatever is above it: what
+// is not there cannot have been planted (yet), and is not used.
 func CheckDir(path string, uid int) error {
+	if err := missing(path); err != nil {
+		return err
+	}
 	fd, err := walk(path, walkOptions{uid: uid})
 	if err != nil {
 		return err
@@ -128,7 +132,19 @@ func MkdirAll(path string, perm os.FileMode, uid int) error {
 // and not be writable by group or others. A missing file is an error that
 // matches fs.ErrNotExist.
 func OpenFile(path string, uid int) (*os.File, error) {
+	if err := missing(path); err != nil {
+		return nil, err
+	}
 	return openFile(path, absPath(path), uid, 0)
+}
+
+// missing returns path's not-exist error, or nil if it may exist. The
+// answer only saves the walk: what exists is checked by it.
+func missing(path string) error {
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // openFile opens abs (path itself, or what a link on the way named).
@@ -342,10 +358,13 @@ func check(fd int, path, asked string, final bool, uid int) error {
 	return nil
 }
 
-// CheckParents checks every directory above path (path itself may be
-// missing): whoever can write to one of them can put their own file at
-// path. A missing directory above is an error that matches fs.ErrNotExist.
+// CheckParents checks every directory above path: whoever can write to one
+// of them can put their own file at path. A missing path is an error that
+// matches fs.ErrNotExist.
 func CheckParents(path string, uid int) error {
+	if err := missing(path); err != nil {
+		return err
+	}
 	fd, err := walk(filepath.Dir(absPath(path)), walkOptions{uid: uid, parentOnly: true, asked: path})
 	if err != nil {
 		return err

@@ -149,13 +149,14 @@ func TestSymlinkOfOtherUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	refused(t, CheckDir(filepath.Join(link), 0), badLink, link, "symbolic link owned by nobody (uid 65534)")
-	refused(t, CheckDir(filepath.Join(link, "below"), 0), badLink, link)
 	if err := MkdirAll(filepath.Join(link, "below"), 0o700, 0); err == nil {
 		t.Error("MkdirAll through another user's link")
 	}
 	if _, err := os.Stat(filepath.Join(target, "below")); err == nil {
 		t.Error("MkdirAll created a directory through another user's link")
 	}
+	mkdir(t, filepath.Join(target, "below"), 0o700)
+	refused(t, CheckDir(filepath.Join(link, "below"), 0), badLink, link)
 }
 
 func TestMkdirAll(t *testing.T) {
@@ -250,9 +251,13 @@ func TestOpenFile(t *testing.T) {
 	os.Chmod(f, 0o600)
 	_, err = OpenFile(f, os.Geteuid())
 	refused(t, err, badParent, base)
-	refused(t, CheckParents(filepath.Join(base, "missing"), os.Geteuid()), badParent, base, "mode 0777")
+	refused(t, CheckParents(f, os.Geteuid()), badParent, base, "mode 0777")
+	// Nothing there, nothing planted: a missing file is only missing.
+	if err := CheckParents(filepath.Join(base, "missing"), os.Geteuid()); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("CheckParents of a missing file: %v", err)
+	}
 	os.Chmod(base, 0o700)
-	if err := CheckParents(filepath.Join(base, "missing"), os.Geteuid()); err != nil {
+	if err := CheckParents(f, os.Geteuid()); err != nil {
 		t.Errorf("CheckParents: %v", err)
 	}
 }
