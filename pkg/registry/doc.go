@@ -41,9 +41,19 @@
 // Fetch before it is trusted (WithVerifyCached(false) checks only its size)
 // and is re-verified while OpenLayer streams it; a corrupt entry is removed,
 // so Fetch downloads it again. A missing DIR is created 0700; its
-// subdirectories copy DIR's permission bits, so an administrator can share one
-// cache between users by creating DIR with mode 1777 or 2775 (a group). Blobs
-// are never removed by this package (no garbage collection yet).
+// subdirectories copy DIR's permission bits, so a group that trusts itself can
+// share one DIR made 2775, but whoever can write DIR can plant files in it
+// and hold its locks. Users who do not trust each other share downloads
+// through a shared cache instead (WithSharedCacheDir, GPYXIS_SHARED_CACHE_DIR):
+//
+//	SHARED/sha256-<hex>   blobs published by the user who downloaded them
+//	SHARED/.tmp-*         copies in progress
+//
+// A blob missing from DIR is copied from SHARED, hashed as it is copied, and
+// only a verified copy is kept; anything else there is ignored and the blob
+// downloaded. Locks stay in DIR, so nobody waits on another user. The rules
+// are on the sharedCache type. Blobs are never removed by this package (no
+// garbage collection yet).
 //
 // # Platforms
 //
