@@ -297,8 +297,8 @@ func callAsUser(ctx context.Context, req *Request, j *job, op Op, extra map[stri
 	cmd := exec.CommandContext(ctx, self, "spank", string(op))
 	cmd.ExtraFiles = []*os.File{child} // fd 3, as from the shim
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
+	log := &cappedBuffer{max: 64 << 10}
+	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Credential: &syscall.Credential{Uid: uint32(j.uid), Gid: uint32(j.gid), Groups: groups},
 		Pdeathsig:  syscall.SIGKILL,
@@ -319,6 +319,9 @@ func callAsUser(ctx context.Context, req *Request, j *job, op Op, extra map[stri
 	_, werr := conn.Write(r.Bytes())
 	unix.Shutdown(int(conn.Fd()), unix.SHUT_WR)
 	data, files, rerr := readReply(conn)
+	if rerr != nil {
+		cmd.Process.Kill() // it may be blocked writing the rest
+	}
 	if err := cmd.Wait(); err != nil || werr != nil || rerr != nil {
 		for _, f := range files {
 			f.Close()
@@ -372,8 +375,35 @@ func readReply(conn *os.File) ([]byte, []*os.File, error) {
 			return data, files, nil
 		}
 		data = append(data, buf[:n]...)
+		// The other end is the user's process: root keeps no more of it
+		// than a reply can need.
+		if len(data) > maxUserReply || len(files) > maxUserFiles {
+			return data, files, fmt.Errorf("reply larger than %d bytes or %d files", maxUserReply, maxUserFiles)
+		}
 	}
 }
+
+// cappedBuffer keeps the first max bytes written to it and drops the rest:
+// the user's process's output, for an error message.
+type cappedBuffer struct {
+	bytes.Buffer
+	max int
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	if room := b.max - b.Len(); room > 0 {
+		b.Buffer.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+// Bounds of a reply from the user's side of the shared cache: manifest and
+// config (containers/image takes at most 4 MiB of each) and one blob file
+// per layer.
+const (
+	maxUserReply = 16 << 20
+	maxUserFiles = 1024
+)
 
 // jobGroups is the job's supplementary groups (ctx.gids).
 func jobGroups(req *Request, j *job) ([]uint32, error) {
