@@ -70,11 +70,17 @@ func addTree(w *squashfs.Writer, root string) error {
 			first[key] = rel
 			e.Type, e.Size = squashfs.Reg, st.Size
 			e.Xattrs, _ = xattr.List(p, "user.") // unreadable attributes are not exported
-			f, err := os.Open(p)
+			// The container may still run: what is read must be the file
+			// just stat'ed, not a symlink or FIFO put there since.
+			f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 			if err != nil {
 				return fmt.Errorf("export %s: %w", rel, err)
 			}
 			defer f.Close()
+			var now unix.Stat_t
+			if err := unix.Fstat(int(f.Fd()), &now); err != nil || now.Dev != st.Dev || now.Ino != st.Ino {
+				return fmt.Errorf("export %s: the file changed while exporting; stop the container and retry", rel)
+			}
 			return w.Add(e, f)
 		}
 		return nil // sockets and devices are not exported
