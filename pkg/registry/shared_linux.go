@@ -139,6 +139,15 @@ func entryName(d digest.Digest) string { return d.Algorithm().String() + "-" + d
 // file of l's size, its content still unverified.
 func (s *sharedCache) open(l Layer) (*os.File, error) {
 	name := entryName(l.Digest)
+	// Only a regular file is opened at all: opening a device node (a hard
+	// link to one on DIR's file system) can act on the device. The check
+	// after the open closes the race.
+	var st unix.Stat_t
+	if err := unix.Fstatat(int(s.dir.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW); errors.Is(err, unix.ENOENT) {
+		return nil, nil
+	} else if err == nil && st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, fmt.Errorf("%s is not a regular file (uid %d's)", name, st.Uid)
+	}
 	// O_NONBLOCK: a FIFO or a file under another user's write lease would
 	// otherwise block the open until killed.
 	fd, err := openBelow(int(s.dir.Fd()), name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC)
@@ -149,7 +158,6 @@ func (s *sharedCache) open(l Layer) (*os.File, error) {
 		return nil, fmt.Errorf("open %s: %w", name, err)
 	}
 	f := os.NewFile(uintptr(fd), filepath.Join(s.dir.Name(), name))
-	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("stat %s: %w", name, err)
