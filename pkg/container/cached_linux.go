@@ -59,7 +59,8 @@ func CachedTree(ctx context.Context, c *imagecache.Cache, p *registry.Puller, s 
 			}
 		}
 		var img *registry.Image
-		if !errors.Is(err, registry.ErrUnreachable) { // no second wait for a dead registry
+		// No second wait for a dead or stalled registry.
+		if !errors.Is(err, registry.ErrUnreachable) && !errors.Is(err, registry.ErrTimeout) {
 			img, err = p.Resolve(ctx, s.Ref)
 		}
 		if err != nil {
