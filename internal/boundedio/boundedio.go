@@ -60,6 +60,32 @@ func ReadFile(path string, limit int64) ([]byte, error) {
 	return read(f, path, limit)
 }
 
+// ReadFileNoFollow is ReadFile refusing a symbolic link as the last
+// component: for root reading a file in a directory a user owns, where a
+// link could point root at a file the user cannot read.
+func ReadFileNoFollow(path string, limit int64) ([]byte, error) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := check(path, fi, limit, false); err != nil {
+		return nil, err
+	}
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	if fi, err = f.Stat(); err == nil {
+		err = check(path, fi, limit, false)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return read(f, path, limit)
+}
+
 // ReadFileOrPipe is ReadFile that also takes a pipe, such as a shell's
 // <(...) or /dev/stdin, read until its writer closes it or limit is passed.
 // A named pipe's open waits for a writer.

@@ -125,3 +125,28 @@ func TestReader(t *testing.T) {
 		}
 	}
 }
+
+func TestReadFileNoFollow(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := ReadFileNoFollow(p, Config); err != nil || string(b) != "x" {
+		t.Fatalf("regular file: %q, %v", b, err)
+	}
+	l := filepath.Join(dir, "l")
+	if err := os.Symlink(p, l); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadFileNoFollow(l, Config); !errors.Is(err, ErrNotRegular) || !strings.Contains(err.Error(), "a symbolic link") {
+		t.Errorf("symlink: %v", err)
+	}
+	z := filepath.Join(dir, "z")
+	if err := os.Symlink("/dev/zero", z); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadFileNoFollow(z, Config); err == nil {
+		t.Error("a link to /dev/zero was read")
+	}
+}

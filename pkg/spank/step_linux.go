@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gpyxis/gpyxis/internal/boundedio"
 	"github.com/gpyxis/gpyxis/internal/inroot"
 	"github.com/gpyxis/gpyxis/internal/lockfile"
 	"github.com/gpyxis/gpyxis/internal/pathtrust"
@@ -245,7 +246,7 @@ func flock(ctx context.Context, path string) (func(), error) {
 }
 
 func readStep(path string) (*stepState, error) {
-	b, err := os.ReadFile(path)
+	b, err := boundedio.ReadFile(path, boundedio.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -461,7 +462,7 @@ func runEntrypoint(ctx context.Context, rep *Reply, j *job, h *rootfs.HolderStat
 		r.Close()
 		return fmt.Errorf("entrypoint: %w", err)
 	}
-	report, rerr := io.ReadAll(r)
+	report, rerr := boundedio.Read(r, "entrypoint report", boundedio.Config)
 	r.Close()
 	err = cmd.Wait()
 	logLines := func(f func(string)) {
@@ -902,7 +903,7 @@ func jobStoresFile(dir, jobID string) string { return filepath.Join(dir, "job."+
 
 func recordJobStore(j *job, store string) error {
 	path := jobStoresFile(j.dir, j.jobID)
-	b, _ := os.ReadFile(path)
+	b, _ := boundedio.ReadFile(path, boundedio.Config)
 	for _, l := range strings.Split(string(b), "\n") {
 		if l == store {
 			return nil
@@ -945,7 +946,8 @@ func opEpilog(req *Request, rep *Reply, d Deps) error {
 	if pathtrust.CheckDir(dir, int(uid)) != nil {
 		dir = ""
 	}
-	if b, err := os.ReadFile(jobStoresFile(dir, id)); dir != "" && err == nil {
+	// Root reads a file of the user's: no link, no FIFO, no endless device.
+	if b, err := boundedio.ReadFileNoFollow(jobStoresFile(dir, id), boundedio.Config); dir != "" && err == nil {
 		stores = append(stores, strings.Fields(string(b))...)
 	}
 	prefix := "pyxis_" + id + "_"
