@@ -133,6 +133,7 @@ func TestHostileStalledRegistry(t *testing.T) {
 			if el := time.Since(start); el > 15*time.Second {
 				t.Errorf("import took %s", el)
 			}
+			t.Logf("import said: %s", strings.TrimSpace(msg))
 			if !strings.Contains(msg, c.want) {
 				t.Errorf("import said %q, want %q", msg, c.want)
 			}

@@ -86,7 +86,7 @@ func (p *Puller) ensure(ctx context.Context, src *lazySession, i int, l Layer) (
 		return false, err
 	}
 	p.opts.log.Info("downloading layer", "digest", l.Digest, "size", l.Size)
-	err = p.retryTransfer(ctx, "layer "+l.Digest.String()+" of "+s.ref.String(), s.ref, p.opts.transferTimeout,
+	err = p.retryTransfer(ctx, "layer "+l.Digest.String(), s.ref, p.opts.transferTimeout,
 		func(t *transfer) error { return p.download(t, s, i, l) })
 	if err != nil {
 		return true, missingBlob(p.classify(err, s.ref, s.authed), "layer", l.Digest, s.ref)

@@ -116,7 +116,7 @@ func (p *Puller) source(ctx context.Context, ref Reference) (types.ImageSource, 
 		return nil, nil, false, err
 	}
 	var src types.ImageSource
-	err = p.retryTransfer(ctx, "manifest of "+ref.String(), ref, p.metadataDeadline(), func(t *transfer) error {
+	err = p.retryTransfer(ctx, "manifest of "+imageName(ref), ref, p.metadataDeadline(), func(t *transfer) error {
 		src, err = dref.NewImageSource(t.ctx, sys)
 		return err
 	})

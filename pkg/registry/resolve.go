@@ -88,7 +88,7 @@ func (p *Puller) HeadDigest(ctx context.Context, ref Reference) (digest.Digest, 
 		return "", err
 	}
 	var d digest.Digest
-	err = p.retryTransfer(ctx, "digest of "+ref.String(), ref, p.metadataDeadline(), func(t *transfer) (err error) {
+	err = p.retryTransfer(ctx, "digest of "+imageName(ref), ref, p.metadataDeadline(), func(t *transfer) (err error) {
 		d, err = docker.GetDigest(t.ctx, sys, dref)
 		return err
 	})
@@ -143,7 +143,7 @@ func (s *session) platformManifest(ctx context.Context) (*Image, error) {
 func (s *session) manifest(ctx context.Context, instance *digest.Digest) ([]byte, string, error) {
 	var raw []byte
 	var mt string
-	err := s.p.retryTransfer(ctx, "manifest of "+s.ref.String(), s.ref, s.p.metadataDeadline(), func(t *transfer) (err error) {
+	err := s.p.retryTransfer(ctx, "manifest of "+imageName(s.ref), s.ref, s.p.metadataDeadline(), func(t *transfer) (err error) {
 		raw, mt, err = s.src.GetManifest(t.ctx, instance)
 		return err
 	})
@@ -273,7 +273,7 @@ func (s *session) blob(ctx context.Context, d imgspecv1.Descriptor) ([]byte, err
 		return nil, &Error{Kind: ErrUnsupported, Ref: d.Digest.String(), Hint: "config blob too large"}
 	}
 	var b []byte
-	err := s.p.retryTransfer(ctx, "config "+d.Digest.String()+" of "+s.ref.String(), s.ref, s.p.metadataDeadline(), func(t *transfer) error {
+	err := s.p.retryTransfer(ctx, "config "+d.Digest.String(), s.ref, s.p.metadataDeadline(), func(t *transfer) error {
 		rc, _, err := s.src.GetBlob(t.ctx, types.BlobInfo{Digest: d.Digest, Size: d.Size, MediaType: d.MediaType}, none.NoCache)
 		if err != nil {
 			return err

@@ -25,7 +25,7 @@ const (
 // within the connect timeout, no data for the stall timeout, or not done
 // within the transfer timeout. It matches ErrTimeout with errors.Is.
 type TimeoutError struct {
-	What     string // what was pulled: "layer sha256:...", "manifest of docker://..."
+	What     string // what was pulled: "layer sha256:...", "manifest of REPO:TAG"
 	Registry string // host[:port]
 	Reason   string // what ran out, e.g. "no data for 60s (registry stalled)"
 	Hint     string // what the user can do
@@ -179,6 +179,15 @@ func (r *aliveReader) Read(b []byte) (int, error) {
 }
 
 func (r *aliveReader) Close() error { return r.rc.Close() }
+
+// imageName is ref's repository with its tag or digest, for messages that
+// name the registry apart.
+func imageName(ref Reference) string {
+	if ref.Digest != "" {
+		return ref.Repository + "@" + ref.Digest
+	}
+	return ref.Repository + ":" + ref.Tag
+}
 
 // seconds formats d as enroot's settings are written: "60s", "1.5s".
 func seconds(d time.Duration) string {
