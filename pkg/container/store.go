@@ -11,6 +11,7 @@ import (
 
 	imgspec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/gpyxis/gpyxis/internal/boundedio"
 	"github.com/gpyxis/gpyxis/internal/tempname"
 )
 
@@ -112,7 +113,7 @@ func (s Store) saveConfig(name string, c imgspec.ImageConfig) error {
 // made by another tool: /etc/rc then decides).
 func (s Store) loadConfig(name string) imgspec.ImageConfig {
 	var c imgspec.ImageConfig
-	if b, err := os.ReadFile(s.configPath(name)); err == nil {
+	if b, err := boundedio.ReadFile(s.configPath(name), boundedio.Config); err == nil {
 		_ = json.Unmarshal(b, &c)
 	}
 	return c

@@ -21,6 +21,7 @@ import (
 
 	imgspec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/gpyxis/gpyxis/internal/boundedio"
 	"github.com/gpyxis/gpyxis/internal/fsutil"
 	"github.com/gpyxis/gpyxis/internal/lockfile"
 	"github.com/gpyxis/gpyxis/internal/tempname"
@@ -152,7 +153,7 @@ func (c *Cache) lookup(key string) (*Entry, error) {
 	if err := ownEntry(dir); err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(filepath.Join(dir, metaFile))
+	b, err := boundedio.ReadFile(filepath.Join(dir, metaFile), boundedio.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +263,7 @@ func (c *Cache) Recall(name string) (*Entry, time.Time, error) {
 		return nil, time.Time{}, err
 	}
 	p := filepath.Join(c.Dir, "tags", Key("tag", name))
-	b, err := os.ReadFile(p)
+	b, err := boundedio.ReadFile(p, boundedio.Config)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
@@ -299,7 +300,7 @@ func (c *Cache) List() ([]Info, error) {
 		if !d.IsDir() || strings.HasPrefix(d.Name(), ".") {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(c.Dir, d.Name(), metaFile))
+		b, err := boundedio.ReadFile(filepath.Join(c.Dir, d.Name(), metaFile), boundedio.Config)
 		if err != nil {
 			continue
 		}
@@ -491,7 +492,7 @@ func (c *Cache) removeStaleTags() {
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile(p)
+		b, err := boundedio.ReadFile(p, boundedio.Config)
 		key := strings.TrimSpace(string(b))
 		if err != nil || len(key) != 32 || strings.ContainsAny(key, "/.") {
 			continue

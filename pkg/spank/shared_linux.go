@@ -51,6 +51,7 @@ import (
 	imgspec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 
+	"github.com/gpyxis/gpyxis/internal/boundedio"
 	"github.com/gpyxis/gpyxis/pkg/container"
 	"github.com/gpyxis/gpyxis/pkg/flatten"
 	"github.com/gpyxis/gpyxis/pkg/imagecache"
@@ -262,7 +263,7 @@ func writeNoFollow(path string, b []byte) error {
 
 // readShared returns the step's shared tree, if setup mounted one.
 func readShared(j *job) (*sharedTree, error) {
-	b, err := os.ReadFile(j.sharedPath(".json"))
+	b, err := boundedio.ReadFile(j.sharedPath(".json"), boundedio.Config)
 	if err != nil {
 		return nil, err
 	}
