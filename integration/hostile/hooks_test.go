@@ -34,11 +34,12 @@ func hooksBusybox(t *testing.T) []Entry {
 	return e
 }
 
-// hooksLinkImages pushes two images whose hook inputs and outputs are
+// hooksLinkImages pushes three images whose hook inputs and outputs are
 // symlinks to the canaries, absolute ones and ../ ones that climb out of
 // any rootfs: one for the files the hooks read and rewrite (passwd, group,
 // shadow, login.defs, localtime, environment), one for the directories
-// they create in (skel, apt.conf.d, /var/mail, /home, /root).
+// they create in (skel, apt.conf.d, /var/mail, /home, /root), and one
+// whose /etc itself is a link.
 func hooksLinkImages(t *testing.T, reg harness.Registry, c *Canaries, secret string) map[string]Image {
 	t.Helper()
 	up := strings.Repeat("../", 16)
@@ -72,9 +73,12 @@ func hooksLinkImages(t *testing.T, reg harness.Registry, c *Canaries, secret str
 		link("home", homes),
 		link("root", filepath.Join(c.Dir, "roothome")),
 	)
+	// The whole /etc a link out: every hook and the import's files.
+	etc := append(hooksBusybox(t), link("etc", rel(c.Dir)))
 	return map[string]Image{
 		"files": PushImage(t, reg, nil, Layer(t, files...)),
 		"dirs":  PushImage(t, reg, nil, Layer(t, dirs...)),
+		"etc":   PushImage(t, reg, nil, Layer(t, etc...)),
 	}
 }
 
@@ -86,6 +90,7 @@ var hooksRuns = []struct {
 }{
 	{"files", nil}, {"files", []string{"--rw"}}, {"files", []string{"--remap-root"}},
 	{"dirs", nil}, {"dirs", []string{"--rw"}}, {"dirs", []string{"--remap-root"}},
+	{"etc", nil}, {"etc", []string{"--rw"}},
 }
 
 // TestHostileHookLinks runs images whose /etc/passwd, group, shadow,
