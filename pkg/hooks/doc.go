@@ -10,7 +10,10 @@
 // Context.Mounts (applied by the container init after its system mounts
 // and before the caller's user mounts, the same place as enroot), changes to
 // the container environment Context.Env, and files written into the rootfs
-// directory (passwd, group, localtime, apt configuration).
+// directory (passwd, group, shadow, localtime, apt configuration). Every
+// file the hooks read or write in the rootfs is reached through
+// internal/inroot, resolved by the kernel inside the rootfs: the image is
+// untrusted, and its symlinks never lead to host files.
 //
 // [Builtin] returns the built-in hooks in enroot's order (10-aptfix,
 // 10-cgroups, 10-devices, 10-home, 10-localtime, 10-shadow, 98-nvidia), each

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gpyxis/gpyxis/internal/boundedio"
 	"github.com/gpyxis/gpyxis/internal/inroot"
 )
 
@@ -44,7 +45,7 @@ func lookupHostUser(uid int) (pwEntry, error) {
 		return pwEntry{}, err
 	}
 	e := pwEntry{name: u.Username, gecos: u.Name, home: u.HomeDir}
-	if data, err := os.ReadFile(hostPasswd); err == nil {
+	if data, err := boundedio.ReadFile(hostPasswd, inroot.TextLimit); err == nil {
 		for _, line := range strings.Split(string(data), "\n") {
 			f := strings.Split(line, ":")
 			if len(f) == 7 && f[2] == strconv.Itoa(uid) {
