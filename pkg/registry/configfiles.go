@@ -41,12 +41,34 @@ func checkConfigFiles(o *options) error {
 		drop, _ := filepath.Glob(filepath.Join(home, ".config/containers/registries.conf.d", "*.conf"))
 		conf = append(append(conf, user), drop...)
 	}
+	// Certificates: those of a named certs.d tree and of SSL_CERT_FILE and
+	// SSL_CERT_DIR, which crypto/x509 reads whole (CA bundles run to a few
+	// hundred KiB, hence the larger limit).
+	var certs []string
+	if o.certsDir != "" {
+		certs, _ = filepath.Glob(filepath.Join(o.certsDir, "*", "*"))
+	}
+	if f := os.Getenv("SSL_CERT_FILE"); f != "" {
+		certs = append(certs, f)
+	}
+	for _, d := range filepath.SplitList(os.Getenv("SSL_CERT_DIR")) {
+		if d != "" {
+			m, _ := filepath.Glob(filepath.Join(d, "*"))
+			certs = append(certs, m...)
+		}
+	}
 	for _, c := range []struct {
 		what  string
 		paths []string
-	}{{"auth file", auth}, {"registries.conf", conf}} {
+		limit int64
+	}{{"auth file", auth, boundedio.Config}, {"registries.conf", conf, boundedio.Config}, {"certificate", certs, boundedio.Script}} {
 		for _, p := range c.paths {
-			f, err := boundedio.Open(p, boundedio.Config)
+			if c.what == "certificate" {
+				if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+					continue // crypto/x509 skips directories
+				}
+			}
+			f, err := boundedio.Open(p, c.limit)
 			if errors.Is(err, fs.ErrNotExist) {
 				continue
 			}

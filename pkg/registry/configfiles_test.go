@@ -2,6 +2,7 @@ package registry
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,5 +39,24 @@ func TestNewPullerRefusesUnboundedConfigFiles(t *testing.T) {
 	}
 	if _, err := NewPuller(WithCacheDir(t.TempDir()), WithAuthFile(filepath.Join(dir, "missing.json"))); err != nil {
 		t.Errorf("a missing auth file: %v", err)
+	}
+}
+
+func TestNewPullerRefusesUnboundedCertificates(t *testing.T) {
+	dir := t.TempDir()
+	host := filepath.Join(dir, "certs.d", "reg:5000")
+	if err := os.MkdirAll(host, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mkfifo(filepath.Join(host, "ca.crt"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := NewPuller(WithCacheDir(t.TempDir()), WithCertsDir(filepath.Join(dir, "certs.d")))
+	if !errors.Is(err, boundedio.ErrNotRegular) || !strings.Contains(err.Error(), "certificate: ") {
+		t.Errorf("certs.d FIFO: %v", err)
+	}
+	t.Setenv("SSL_CERT_FILE", "/dev/zero")
+	if _, err := NewPuller(WithCacheDir(t.TempDir())); !errors.Is(err, boundedio.ErrNotRegular) || !strings.Contains(err.Error(), "/dev/zero") {
+		t.Errorf("SSL_CERT_FILE=/dev/zero: %v", err)
 	}
 }
