@@ -48,6 +48,9 @@ func holdCached(ctx context.Context, req *Request, rep *Reply, j *job, d Deps, n
 // (keep: files its holder keeps open). It returns the holder and the
 // container's own directory (removed at the end of the step).
 func holdOverlay(ctx context.Context, so container.StartOptions, j *job, d Deps, name, lower string, cfg imgspec.ImageConfig, keep []*os.File) (*container.Holding, string, error) {
+	if err := (container.Store{Dir: d.Config.DataPath}).Ensure(); err != nil {
+		return nil, "", err
+	}
 	dir := filepath.Join(d.Config.DataPath, ".overlay-"+name)
 	h, err := container.HoldOverlay(ctx, container.OverlayRoot{Lower: lower, Dir: dir, Config: cfg},
 		so, holderFile(j, name), keep)

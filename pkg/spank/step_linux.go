@@ -339,6 +339,9 @@ func setUp(ctx context.Context, req *Request, rep *Reply, j *job, d Deps) (*step
 		defer unlock()
 	}
 	_, lookErr := store.Lookup(name)
+	if errors.Is(lookErr, pathtrust.ErrUntrusted) {
+		return nil, lookErr // nothing of that data directory may be used, not even beside a container
+	}
 	exists := lookErr == nil
 	holder := runningHolder(store, name, j.dir)
 	switch o.NameFlag {
