@@ -24,10 +24,14 @@ type Writer struct {
 	// Xattr, when set, says which of an entry's extended attributes to
 	// keep. A privileged writer sets it to keep to what an unprivileged
 	// one could write (UserXattrs): root would otherwise also write the
-	// image's trusted.* and security.* attributes.
-	// Overlay's own attributes (trusted.overlay.*, user.overlay.*) are never
-	// written whatever Xattr says: the tree may become an overlay's lower
-	// layer, which would read them as its own (redirects, opaque dirs).
+	// image's trusted.* and security.capability attributes.
+	//
+	// Some are never written whatever Xattr says (neverXattr): overlay's
+	// own (trusted.overlay.*, user.overlay.*), as the tree may become an
+	// overlay's lower layer, which would read them as its own (redirects,
+	// opaque dirs); and security.* labels other than file capabilities
+	// (selinux, smack, ima, evm), which are the host's policy to assign,
+	// not an image's.
 	Xattr func(name string) bool
 	buf   []byte // the chunk buffer of writeFile, allocated once
 }
@@ -36,12 +40,15 @@ type Writer struct {
 // writer can set, except user.overlay.*, which an overlay mounted in a
 // user namespace would read as its own.
 func UserXattrs(name string) bool {
-	return strings.HasPrefix(name, "user.") && !overlayXattr(name)
+	return strings.HasPrefix(name, "user.") && !neverXattr(name)
 }
 
-// overlayXattr reports whether name is in overlayfs's private namespace.
-func overlayXattr(name string) bool {
-	return strings.HasPrefix(name, "user.overlay.") || strings.HasPrefix(name, "trusted.overlay.")
+// neverXattr reports whether name is never written from an image: in
+// overlayfs's private namespace, or a security label other than file
+// capabilities.
+func neverXattr(name string) bool {
+	return strings.HasPrefix(name, "user.overlay.") || strings.HasPrefix(name, "trusted.overlay.") ||
+		(strings.HasPrefix(name, "security.") && name != "security.capability")
 }
 
 type dirAttr struct {
@@ -194,7 +201,7 @@ func (w *Writer) setXattrsAt(parent int, name string, e flatten.Entry) {
 // without xattrs.
 func (w *Writer) setXattrs(e flatten.Entry, set func(k string, v []byte) error) {
 	for k, v := range e.Xattrs {
-		if overlayXattr(k) || (w.Xattr != nil && !w.Xattr(k)) {
+		if neverXattr(k) || (w.Xattr != nil && !w.Xattr(k)) {
 			continue
 		}
 		if err := set(k, v); err != nil {

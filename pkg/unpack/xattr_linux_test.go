@@ -47,7 +47,7 @@ func TestWriterXattrs(t *testing.T) {
 		t.Fatal(err)
 	}
 	add(t, w, flatten.Entry{Path: "bin/ping", Type: flatten.Reg, Mode: 0o555, Xattrs: map[string][]byte{
-		"user.a": []byte("1"), "security.capability": capNetRaw()}}, "ELF")
+		"user.a": []byte("1"), "security.capability": capNetRaw(), "security.ima": []byte("x")}}, "ELF")
 	add(t, w, flatten.Entry{Path: "ro", Type: flatten.Reg, Mode: 0o444, Xattrs: all}, "x")
 	add(t, w, flatten.Entry{Path: "dir/inside", Type: flatten.Reg, Mode: 0o644}, "")
 	add(t, w, flatten.Entry{Path: "dir", Type: flatten.Dir, Mode: 0o555, Xattrs: all}, "")
@@ -85,6 +85,9 @@ func TestWriterXattrs(t *testing.T) {
 	}
 	if string(caps["security.capability"]) != string(capNetRaw()) {
 		t.Errorf("security.capability = %x, want %x", caps["security.capability"], capNetRaw())
+	}
+	if m := get("bin/ping", "security.ima"); len(m) != 0 {
+		t.Errorf("the image's security.ima label was written: %q", m)
 	}
 	for i, p := range []string{"ro", "dir", "link"} {
 		if string(trusted[i]["trusted.t"]) != "2" {
