@@ -283,3 +283,33 @@ func TestOwnCacheHostileEntries(t *testing.T) {
 		t.Fatal("the lock was created at the link's target")
 	}
 }
+
+// TestSharedCacheMountedEntry: a file mounted over an entry (as a user can
+// with FUSE, whose open or read may never return) is not opened, even when
+// it holds the right bytes. Root only: it bind-mounts.
+func TestSharedCacheMountedEntry(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("bind-mounting a file needs root")
+	}
+	reg := newFakeRegistry(t)
+	shared := sharedDir(t)
+	a := newTestPuller(t, hermetic(t)...)
+	img := sharedImage(t, reg, a)
+	if err := fetchWithin(t, 10*time.Second, a, img); err != nil {
+		t.Fatal(err)
+	}
+	entry := filepath.Join(shared, entryName(img.Layers[0].Digest))
+	os.WriteFile(entry, nil, 0o644)
+	if err := unix.Mount(a.cache.path(img.Layers[0].Digest), entry, "", unix.MS_BIND, ""); err != nil {
+		t.Skipf("bind mount: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(entry, unix.MNT_DETACH) })
+	p := newTestPuller(t, hermetic(t, WithSharedCacheDir(shared))...)
+	if err := fetchWithin(t, 10*time.Second, p, img); err != nil {
+		t.Fatal(err)
+	}
+	if n := reg.gets(img.Layers[0].Digest); n != 2 {
+		t.Fatalf("%d downloads, want 2 (the mounted entry is not used)", n)
+	}
+	layerReads(t, p, img)
+}
