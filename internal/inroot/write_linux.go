@@ -107,9 +107,10 @@ func (r *Root) Mkdir(name string, perm os.FileMode) error {
 
 // WriteFileAtomic replaces file name with data: a temporary file in the same
 // directory, renamed over the name, so that a reader never sees half a
-// file and a symlink at the name is replaced, never followed. The mode and,
-// when the caller may, the owner are the old regular file's; a new file
-// gets mode perm. The parent directory must exist.
+// file and a symlink at the name is replaced, never followed. The
+// permission bits (never set-id bits) and, when the caller may, the owner
+// are the old regular file's; a new file gets mode perm. The parent
+// directory must exist.
 func (r *Root) WriteFileAtomic(name string, data []byte, perm os.FileMode) (err error) {
 	dir, base, err := split(name)
 	if err != nil {
@@ -125,7 +126,7 @@ func (r *Root) WriteFileAtomic(name string, data []byte, perm os.FileMode) (err 
 	if err := unix.Fstatat(dfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
 		switch st.Mode & unix.S_IFMT {
 		case unix.S_IFREG:
-			mode, uid, gid = st.Mode&0o7777, int(st.Uid), int(st.Gid)
+			mode, uid, gid = st.Mode&0o777, int(st.Uid), int(st.Gid)
 		case unix.S_IFDIR:
 			return &fileError{fmt.Sprintf("cannot write %s in the container image: it is a directory", name), ErrNotRegular}
 		}
@@ -148,8 +149,7 @@ func (r *Root) WriteFileAtomic(name string, data []byte, perm os.FileMode) (err 
 		return &os.PathError{Op: "write", Path: name, Err: err}
 	}
 	if uid >= 0 && os.Geteuid() == 0 && (uid != os.Geteuid() || gid != os.Getegid()) {
-		// Root keeps the image's owner (root:shadow for /etc/shadow); the
-		// chown comes first because it clears set-id bits.
+		// Root keeps the image's owner (root:shadow for /etc/shadow).
 		if err := f.Chown(uid, gid); err != nil {
 			f.Close()
 			return &os.PathError{Op: "chown", Path: name, Err: err}
