@@ -161,6 +161,18 @@ func TestWriteFileAtomicKeepsMode(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o640 {
 		t.Fatalf("mode: %v %v, want 0640", fi, err)
 	}
+	if os.Geteuid() == 0 {
+		// Root keeps the old owner (root:shadow), drops set-id bits.
+		os.Chown(dir+"/etc/shadow", 1234, 42)
+		os.Chmod(dir+"/etc/shadow", 0o4640)
+		if err := r.WriteFileAtomic("etc/shadow", []byte("new2"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var st syscall.Stat_t
+		if err := syscall.Stat(dir+"/etc/shadow", &st); err != nil || st.Uid != 1234 || st.Gid != 42 || st.Mode&0o7777 != 0o640 {
+			t.Errorf("owner %d:%d mode %o, want 1234:42 0640 (%v)", st.Uid, st.Gid, st.Mode&0o7777, err)
+		}
+	}
 	if err := r.WriteFileAtomic("/etc", nil, 0o644); err == nil {
 		t.Error("WriteFileAtomic over a directory succeeded")
 	}

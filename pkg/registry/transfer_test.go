@@ -176,6 +176,59 @@ func TestFetchHostileBlob(t *testing.T) {
 	}
 }
 
+// A registry that stalls once, or drops the connection once, costs one
+// retry: the blob starts again from its first byte and is committed whole.
+func TestFetchRecoversAfterOneFailure(t *testing.T) {
+	for name, fail := range map[string]func(w http.ResponseWriter, r *http.Request, b []byte){
+		"stall": func(w http.ResponseWriter, r *http.Request, b []byte) {
+			w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+			w.Write(b[:len(b)/2])
+			flush(w)
+			<-r.Context().Done()
+		},
+		"drop": func(w http.ResponseWriter, r *http.Request, b []byte) {
+			conn, buf, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				return
+			}
+			fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", len(b))
+			buf.Write(b[:len(b)/2])
+			buf.Flush()
+			conn.Close()
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			reg := newFakeRegistry(t)
+			reg.pushImage(t, "img", "v1", true, amd64, gzLayer(map[string]string{"a": strings.Repeat("z", 4000)}))
+			h := newHostileRegistry(t, reg)
+			h.misbehave = func(w http.ResponseWriter, r *http.Request, b []byte) {
+				if h.attempts.Load() == 1 {
+					fail(w, r, b)
+					return
+				}
+				w.Write(b) // whole, even when asked for a range: a fresh start
+			}
+			p := newTestPuller(t, fastTimeouts(t)...)
+			ctx := context.Background()
+			img, err := p.Resolve(ctx, h.ref("img", "v1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.target.Store(img.Layers[0].Digest)
+			if err := p.Fetch(ctx, img); err != nil {
+				t.Fatalf("fetch after one failure: %v", err)
+			}
+			rc, err := p.OpenLayer(ctx, img, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if files, err := readLayer(t, rc); err != nil || files["a"] != strings.Repeat("z", 4000) {
+				t.Fatalf("layer after one failure: %v", err)
+			}
+		})
+	}
+}
+
 // A registry that stalls on the manifest, or accepts connections and never
 // answers, ends the Resolve too.
 func TestResolveHostile(t *testing.T) {
