@@ -15,8 +15,10 @@
 // auth.json and docker config.json, credential helpers, certs.d trees,
 // registries.conf mirrors, blocked and insecure registries, and HTTP 429
 // back-off. This package adds platform selection, digest verification, the
-// cache, retries of 5xx and broken connections, enroot's .credentials file,
-// and classified errors. Importing it needs no build tags with CGO_ENABLED=0
+// cache, retries of 5xx and broken connections, timeouts (WithTimeouts: a
+// connect timeout, a stall timer that ends a request receiving nothing, a
+// deadline per attempt, so that no registry can hang a pull), enroot's
+// .credentials file, and classified errors. Importing it needs no build tags with CGO_ENABLED=0
 // (it uses no signature or storage code, so gpgme is not linked).
 //
 // # Verification
