@@ -81,7 +81,7 @@ func addTree(w *squashfs.Writer, root string) error {
 			if err := unix.Fstat(int(f.Fd()), &now); err != nil || now.Dev != st.Dev || now.Ino != st.Ino {
 				return fmt.Errorf("export %s: the file changed while exporting; stop the container and retry", rel)
 			}
-			return w.Add(e, f)
+			return w.Add(e, squashfs.FileContent(f)) // a sparse file's holes are skipped
 		}
 		return nil // sockets and devices are not exported
 	})
