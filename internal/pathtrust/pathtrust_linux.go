@@ -266,7 +266,7 @@ func walkOnce(abs, asked string, o walkOptions) (int, string, error) {
 	for i, c := range comps {
 		last := i == len(comps)-1
 		next := filepath.Join(cur, c)
-		nfd, err := unix.Openat(fd, c, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		nfd, err := openComponent(fd, c)
 		if errors.Is(err, unix.ENOENT) && o.create {
 			if beforeMkdir != nil {
 				beforeMkdir(next)
@@ -277,7 +277,7 @@ func walkOnce(abs, asked string, o walkOptions) (int, string, error) {
 				unix.Close(fd)
 				return -1, "", &fs.PathError{Op: "mkdir", Path: next, Err: err}
 			}
-			nfd, err = unix.Openat(fd, c, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			nfd, err = openComponent(fd, c)
 		}
 		if err != nil {
 			unix.Close(fd)
@@ -307,6 +307,18 @@ func walkOnce(abs, asked string, o walkOptions) (int, string, error) {
 		}
 	}
 	return fd, "", nil
+}
+
+// openComponent opens name in the directory open at fd, not following a
+// link. O_DIRECTORY first: with O_PATH, only a directory lookup triggers an
+// automount (a home under autofs); a link or a file is then opened as is,
+// for the checks to say what it is.
+func openComponent(fd int, name string) (int, error) {
+	nfd, err := unix.Openat(fd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
+		nfd, err = unix.Openat(fd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	}
+	return nfd, err
 }
 
 // linkTarget checks the link at path, open at fd, and returns the absolute
