@@ -24,3 +24,26 @@ func TestRemoveTreeReadOnlyDirs(t *testing.T) {
 		t.Fatalf("tree still there: %v", err)
 	}
 }
+
+// TestRemoveTreeLeavesLinkedDirs: a symlink to a directory outside the tree
+// is removed as a link; the directory keeps its mode.
+func TestRemoveTreeLeavesLinkedDirs(t *testing.T) {
+	base := t.TempDir()
+	d, outside := filepath.Join(base, "tree"), filepath.Join(base, "outside")
+	os.MkdirAll(filepath.Join(d, "sub"), 0o755)
+	os.Mkdir(outside, 0o555)
+	os.Chmod(outside, 0o555)
+	t.Cleanup(func() { os.Chmod(outside, 0o755) })
+	if err := os.Symlink(outside, filepath.Join(d, "sub", "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := RemoveTree(d); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(outside); err != nil || fi.Mode().Perm() != 0o555 {
+		t.Fatalf("outside directory: %v %v, want mode 0555 untouched", fi, err)
+	}
+	if _, err := os.Lstat(d); !os.IsNotExist(err) {
+		t.Fatalf("tree still there: %v", err)
+	}
+}
