@@ -38,3 +38,23 @@ func TestImageBindsConfined(t *testing.T) {
 		t.Fatalf("directory /etc/fstab: %v", err)
 	}
 }
+
+// TestEnvironmentStaysInRoot: an image whose /etc/environment and
+// login.defs link to host files gets neither's settings.
+func TestEnvironmentStaysInRoot(t *testing.T) {
+	dir, host := t.TempDir(), t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "etc"), 0o755)
+	os.WriteFile(filepath.Join(host, "env"), []byte("LEAK=secret\n"), 0o644)
+	os.WriteFile(filepath.Join(host, "defs"), []byte("ENV_PATH PATH=/leak\nENV_SUPATH PATH=/leak\n"), 0o644)
+	os.Symlink(filepath.Join(host, "env"), filepath.Join(dir, "etc/environment"))
+	os.Symlink("../../../../../../../../.."+filepath.Join(host, "defs"), filepath.Join(dir, "etc/login.defs"))
+	env, err := environment(dir, nil, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range env.List() {
+		if strings.Contains(kv, "secret") || strings.Contains(kv, "/leak") {
+			t.Errorf("a host file's setting reached the container: %s", kv)
+		}
+	}
+}
