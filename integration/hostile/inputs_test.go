@@ -180,8 +180,8 @@ func inputsSparseLayer(t *testing.T, size int64) []byte {
 }
 
 // TestHostileInputsSparse pushes an image whose 4 KiB layer holds a 1 TiB
-// sparse file: import, run and run --rw cost its data, not its apparent
-// size, and the file reads back with its data in place. A 5 TiB one passes
+// sparse file: import, run, run --rw, create and export cost its data, not
+// its apparent size, and the file reads back with its data in place. A 5 TiB one passes
 // the default budget and is refused with a message naming the knob.
 func TestHostileInputsSparse(t *testing.T) {
 	env := harness.Require(t)
@@ -202,6 +202,9 @@ func TestHostileInputsSparse(t *testing.T) {
 		{"run", []string{"run", img.Ref(reg), "/bin/busybox", "sh", "-c", "/bin/busybox stat -c %s /big; /bin/busybox head -c 4 /big; /bin/busybox tail -c 4 /big"}, "1099511627776\nheadtail"},
 		{"run-rw", []string{"run", "--rw", img.Ref(reg), "/bin/busybox", "sh", "-c", "/bin/busybox stat -c %s /big; /bin/busybox head -c 4 /big; /bin/busybox tail -c 4 /big"}, "1099511627776\nheadtail"},
 		{"run-sqsh", []string{"run", out, "/bin/busybox", "sh", "-c", "/bin/busybox stat -c %s /big; /bin/busybox tail -c 4 /big"}, "1099511627776\ntail"},
+		{"create", []string{"create", "--name", "sparse", img.Ref(reg)}, ""},
+		{"export", []string{"export", "-o", filepath.Join(dir, "export.sqsh"), "sparse"}, ""},
+		{"run-export", []string{"run", filepath.Join(dir, "export.sqsh"), "/bin/busybox", "sh", "-c", "/bin/busybox stat -c %s /big; /bin/busybox tail -c 4 /big"}, "1099511627776\ntail"},
 	}
 	for _, s := range steps {
 		o, took, _, err := inputsRun(t, a, 90*time.Second, data, s.args...)
