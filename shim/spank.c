@@ -63,6 +63,7 @@ static struct {
 	char remove[PATH_MAX];  /* remote: setup's file to remove at exit */
 	int kept[MAX_FDS]; /* remote: setup's fds, held until slurm_spank_exit */
 	int nkept;
+	char setup_err[PATH_MAX + 300]; /* remote: why setup's reply was unusable */
 } g = { .runtime = GPYXIS_RUNTIME };
 
 static int buf_add(struct buf *b, const char *key, const char *val)
@@ -711,6 +712,11 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 		 * fails the step (Slurm ignores errors from earlier callbacks). */
 		if (rv != 0)
 			g.enabled = 1, rv = 0;
+		/* A reply that could not be read may have lost an unmount record
+		 * or a lock: the tasks fail rather than run without them. */
+		if (!c.valid)
+			snprintf(g.setup_err, sizeof(g.setup_err), "setup: %s",
+				 c.err[0] != '\0' ? c.err : "gpyxis-runtime failed before answering");
 		break;
 	default:
 		return 0;
@@ -726,6 +732,10 @@ int slurm_spank_task_init(spank_t sp, int ac, char **av)
 
 	if (!g.enabled)
 		return 0;
+	if (g.setup_err[0] != '\0') {
+		slurm_error("gpyxis: %s", g.setup_err);
+		return -1;
+	}
 	int rv = call(sp, "join", 0, job_env(sp), &c);
 	if (rv == 0)
 		rv = apply(sp, &c);
