@@ -1,6 +1,7 @@
 package flatten
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -188,4 +189,80 @@ func TestMaxEntries(t *testing.T) {
 	if !errors.Is(err, ErrTooLarge) || strings.Contains(err.Error(), MaxBytesEnv) {
 		t.Errorf("MaxBytes 2: %v (an explicit budget names no variable)", err)
 	}
+}
+
+// FuzzSparse flattens mutated sparse layers (GNU tar's four sparse formats
+// as seeds): never a panic, and whatever Flatten accepts reads, holes
+// skipped, as archive/tar itself reads the entry.
+func FuzzSparse(f *testing.F) {
+	if _, err := exec.LookPath("tar"); err == nil {
+		dir := f.TempDir()
+		content := make([]byte, 300<<10)
+		copy(content[5000:], "data")
+		copy(content[200<<10:], "more")
+		if err := os.WriteFile(filepath.Join(dir, "s"), content, 0o644); err != nil {
+			f.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, "z"), []byte("after"), 0o644)
+		for _, format := range []string{"gnu", "pax --sparse-version=0.0", "pax --sparse-version=0.1", "pax --sparse-version=1.0"} {
+			args := append([]string{"--sparse", "--format=" + strings.Fields(format)[0]}, strings.Fields(format)[1:]...)
+			out, err := exec.Command("tar", append(args, "-cf", "-", "-C", dir, "s", "z")...).Output()
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(out)
+		}
+	}
+	f.Fuzz(func(t *testing.T, layer []byte) {
+		hang := time.AfterFunc(10*time.Second, func() { panic("flatten hangs on this layer") })
+		defer hang.Stop()
+		want := map[string][]byte{}
+		tr := tar.NewReader(bytes.NewReader(layer))
+		for {
+			h, err := tr.Next()
+			if err != nil {
+				break
+			}
+			if h.Size > 1<<20 {
+				return // too large to compare in a fuzz run
+			}
+			if b, err := io.ReadAll(tr); err == nil {
+				if p, err := cleanPath(h.Name); err == nil {
+					want[p] = b
+				}
+			}
+		}
+		got := map[string][]byte{}
+		sink := sinkFunc(func(e Entry, r io.Reader) error {
+			if e.Type != Reg {
+				return nil
+			}
+			b := make([]byte, 0, e.Size)
+			buf := make([]byte, 4096)
+			for {
+				if sr, ok := r.(SparseReader); ok {
+					b = append(b, make([]byte, sr.SkipSparse())...)
+				}
+				n, err := r.Read(buf)
+				b = append(b, buf[:n]...)
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					return err
+				}
+			}
+			got[e.Path] = b
+			return nil
+		})
+		open := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(layer)), nil }
+		if _, err := Flatten(context.Background(), []LayerOpener{open}, sink, Options{MaxBytes: 16 << 20}); err != nil {
+			return
+		}
+		for p, b := range got {
+			if w, ok := want[p]; ok && !bytes.Equal(w, b) {
+				t.Fatalf("%s: %d bytes through flatten, %d through archive/tar", p, len(b), len(w))
+			}
+		}
+	})
 }
