@@ -135,9 +135,7 @@ func TestSparseSmallPlainRead(t *testing.T) {
 	want := make([]byte, 3<<20)
 	copy(want[1<<20:], "data")
 	copy(want[len(want)-3:], "end")
-	if err := os.WriteFile(filepath.Join(dir, "s"), want, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	makeSparseFile(t, filepath.Join(dir, "s"), int64(len(want)), map[int64]string{1 << 20: "data", int64(len(want)) - 3: "end"})
 	for _, format := range []string{"gnu", "pax --sparse-version=1.0"} {
 		layer := gnuTar(t, dir, format, "s")
 		var got []byte
@@ -156,6 +154,25 @@ func TestSparseSmallPlainRead(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("%s: content differs (%d bytes)", format, len(got))
 		}
+	}
+}
+
+// makeSparseFile makes a file of size bytes with data at the given offsets and
+// holes elsewhere, so that GNU tar --sparse stores it sparse.
+func makeSparseFile(t testing.TB, p string, size int64, data map[int64]string) {
+	t.Helper()
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for off, s := range data {
+		if _, err := f.WriteAt([]byte(s), off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -197,12 +214,7 @@ func TestMaxEntries(t *testing.T) {
 func FuzzSparse(f *testing.F) {
 	if _, err := exec.LookPath("tar"); err == nil {
 		dir := f.TempDir()
-		content := make([]byte, 300<<10)
-		copy(content[5000:], "data")
-		copy(content[200<<10:], "more")
-		if err := os.WriteFile(filepath.Join(dir, "s"), content, 0o644); err != nil {
-			f.Fatal(err)
-		}
+		makeSparseFile(f, filepath.Join(dir, "s"), 300<<10, map[int64]string{5000: "data", 200 << 10: "more"})
 		os.WriteFile(filepath.Join(dir, "z"), []byte("after"), 0o644)
 		for _, format := range []string{"gnu", "pax --sparse-version=0.0", "pax --sparse-version=0.1", "pax --sparse-version=1.0"} {
 			args := append([]string{"--sparse", "--format=" + strings.Fields(format)[0]}, strings.Fields(format)[1:]...)
