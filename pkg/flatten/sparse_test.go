@@ -141,6 +141,9 @@ func TestSparseSmallPlainRead(t *testing.T) {
 		var got []byte
 		sink := sinkFunc(func(e Entry, r io.Reader) error {
 			if e.Type == Reg {
+				if _, ok := r.(SparseReader); !ok {
+					return errors.New("the content of a sparse entry is no SparseReader")
+				}
 				var err error
 				got, err = io.ReadAll(r)
 				return err
