@@ -37,12 +37,12 @@ plugin: $(PLUGIN) ## build the Slurm SPANK plugin bin/spank_gpyxis.so
 # Hardened as pyxis is: stack canaries, checked libc calls (FORTIFY needs -O),
 # and the GOT resolved at load then made read-only (relro, now). The checks
 # after the link fail the build if a flag did not take.
-$(PLUGIN): shim/spank.c shim/nsjoin.c shim/nsjoin.h shim/reply.c shim/reply.h shim/spank.lds
+$(PLUGIN): shim/spank.c shim/nsjoin.c shim/nsjoin.h shim/reply.c shim/reply.h shim/spawn.c shim/spawn.h shim/spank.lds
 	@mkdir -p bin
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -Wformat -Wformat-security -fPIC -shared \
 		-fstack-protector-strong -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2 -Wl,-z,relro,-z,now \
 		-DGPYXIS_RUNTIME='"$(BINDIR)/gpyxis-runtime"' -Wl,--version-script=shim/spank.lds \
-		-o $@ shim/spank.c shim/nsjoin.c shim/reply.c
+		-o $@ shim/spank.c shim/nsjoin.c shim/reply.c shim/spawn.c
 	@readelf -d $@ | grep -q 'FLAGS.*BIND_NOW' || { echo "$@: not linked with -z now"; rm -f $@; exit 1; }
 	@readelf -lW $@ | grep -q GNU_RELRO || { echo "$@: no RELRO segment"; rm -f $@; exit 1; }
 	@readelf --dyn-syms -W $@ | grep -q __stack_chk_fail || { echo "$@: no stack protector"; rm -f $@; exit 1; }

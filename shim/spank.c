@@ -22,7 +22,6 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -33,6 +32,7 @@
 
 #include "nsjoin.h"
 #include "reply.h"
+#include "spawn.h"
 
 #ifndef GPYXIS_RUNTIME
 #define GPYXIS_RUNTIME "/usr/local/bin/gpyxis-runtime"
@@ -222,92 +222,18 @@ static void add_context(struct call *c, spank_t sp, char **env)
 		buf_add(&c->req, "env", *e);
 }
 
-/* What the child needs, all gathered before fork: slurmstepd is
- * multi-threaded, and a thread may hold malloc's or stdio's lock at the
- * fork, so the child may make async-signal-safe calls only. */
-struct spawn {
-	int in, log, sock, errw; /* fds >= 10, made 0, 1 and 2, 3, 4 */
-	int switch_ids;          /* become uid, gid and gids */
-	uid_t uid;
-	gid_t gid, *gids;
-	int ngids;
-	unsigned maxfd;          /* close() bound where close_range is missing */
-	char path[PATH_MAX + 5];
-	char *argv[4], *envp[2];
-};
-
-/* The child's failure stages, sent with errno over the error pipe. */
-enum { STAGE_FDS = 1, STAGE_IDS, STAGE_EXEC };
-
-__attribute__((noreturn)) static void child_fail(int fd, int stage)
-{
-	int rec[2] = { stage, errno };
-	(void)!write(fd, rec, sizeof(rec));
-	_exit(127);
-}
-
-/* child runs in the forked process: 0 is /dev/null, 1 and 2 the log, 3 the
- * socket and 4 the error pipe, closed by the execve. */
-__attribute__((noreturn)) static void child(const struct spawn *s)
-{
-	sigset_t all;
-
-	/* The sources are all >= 10: no dup2 here overwrites a later one. */
-	if (dup2(s->in, 0) < 0 || dup2(s->log, 1) < 0 || dup2(s->log, 2) < 0 ||
-	    dup2(s->sock, 3) < 0 || dup2(s->errw, 4) < 0 || fcntl(4, F_SETFD, FD_CLOEXEC) < 0)
-		child_fail(s->errw, STAGE_FDS);
-	/* slurmstepd runs at oom_score_adj -1000; an import must be killable. */
-	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-	if (fd >= 0)
-		(void)!write(fd, "0", 1), close(fd);
-	/* No slurmstepd fd may reach the runtime (it may run as the user).
-	 * Kernels before 5.9 lack close_range: close them one by one, up to
-	 * the bound taken before the fork (walking /proc/self/fd allocates). */
-#ifdef SYS_close_range
-	if (syscall(SYS_close_range, 5U, ~0U, 0U) < 0)
-#endif
-		for (unsigned i = 5; i < s->maxfd; i++)
-			close(i);
-	/* Tasks may inherit blocked signals; exec keeps the mask. */
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	/* Raw syscalls: glibc's wrappers signal every thread of the process it
-	 * remembers, and only this thread survived the fork. Groups first:
-	 * after setresuid they could no longer change. */
-	if (s->switch_ids &&
-	    (syscall(SYS_setgroups, s->ngids, s->gids) < 0 ||
-	     syscall(SYS_setresgid, s->gid, s->gid, s->gid) < 0 ||
-	     syscall(SYS_setresuid, s->uid, s->uid, s->uid) < 0))
-		child_fail(4, STAGE_IDS);
-	execve(g.runtime, s->argv, s->envp);
-	child_fail(4, STAGE_EXEC);
-}
-
-/* high moves fd to a number >= 10, close-on-exec, so that the child's
- * dup2 onto 0 to 4 cannot overwrite it (slurmstepd may run with 0, 1 or 2
- * closed). Returns the new fd, or -1 (fd is closed either way). */
-static int high(int fd)
-{
-	if (fd < 0)
-		return -1;
-	int h = fcntl(fd, F_DUPFD_CLOEXEC, 10);
-	close(fd);
-	return h;
-}
-
 /* prepare gathers what the child needs and opens its fds. */
-static int prepare(struct call *c, spank_t sp, struct spawn *s, int sv[2], int ep[2])
+static int prepare(struct call *c, spank_t sp, struct gpx_spawn *s, int sv[2], int ep[2])
 {
-	struct rlimit rl;
-	const char *path = getenv("PATH");
+	/* Static: the child reads them; SPANK callbacks run one at a time. */
+	static char *argv[4], path[PATH_MAX + 5], *envp[] = { path, NULL };
+	const char *p = getenv("PATH");
 
 	s->in = s->log = s->sock = s->errw = -1;
-	s->argv[0] = "gpyxis-runtime", s->argv[1] = "spank", s->argv[2] = (char *)c->op;
-	snprintf(s->path, sizeof(s->path), "PATH=%s", path != NULL ? path : "/usr/local/bin:/usr/bin:/bin");
-	s->envp[0] = s->path;
-	s->maxfd = 1U << 20; /* the kernel's default nr_open */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY && rl.rlim_max < s->maxfd)
-		s->maxfd = rl.rlim_max; /* the hard limit: fds opened under a higher soft one stay below it */
+	argv[0] = "gpyxis-runtime", argv[1] = "spank", argv[2] = (char *)c->op;
+	snprintf(path, sizeof(path), "PATH=%s", p != NULL ? p : "/usr/local/bin:/usr/bin:/bin");
+	s->path = g.runtime, s->argv = argv, s->envp = envp;
+	s->maxfd = gpx_fd_bound();
 	if (c->as_user && geteuid() == 0) {
 		s->switch_ids = 1;
 		if (job_ids(sp, &s->uid, &s->gid) < 0) {
@@ -322,10 +248,10 @@ static int prepare(struct call *c, spank_t sp, struct spawn *s, int sv[2], int e
 		snprintf(c->err, sizeof(c->err), "cannot set up the runtime call: %s", strerror(errno));
 		return -1;
 	}
-	s->sock = sv[1] = high(sv[1]);
-	s->errw = ep[1] = high(ep[1]);
-	s->log = high(dup(c->logfd));
-	s->in = high(open("/dev/null", O_RDONLY | O_CLOEXEC));
+	s->sock = sv[1] = gpx_high_fd(sv[1]);
+	s->errw = ep[1] = gpx_high_fd(ep[1]);
+	s->log = gpx_high_fd(dup(c->logfd));
+	s->in = gpx_high_fd(open("/dev/null", O_RDONLY | O_CLOEXEC));
 	if (s->sock < 0 || s->errw < 0 || s->log < 0 || s->in < 0) {
 		snprintf(c->err, sizeof(c->err), "cannot set up the runtime call: %s", strerror(errno));
 		return -1;
@@ -396,7 +322,7 @@ static int receive(struct call *c, int sock)
  * Returns 0 if the runtime exited 0 and its reply is well-formed. */
 static int run(struct call *c, spank_t sp, char **env)
 {
-	struct spawn s = { 0 };
+	struct gpx_spawn s = { 0 };
 	int sv[2] = { -1, -1 }, ep[2] = { -1, -1 }, rec[2], rv = -1;
 	ssize_t n;
 	pid_t pid;
@@ -417,18 +343,18 @@ static int run(struct call *c, spank_t sp, char **env)
 		goto out;
 	}
 	if (pid == 0)
-		child(&s);
+		gpx_spawn_child(&s);
 	close(sv[1]), close(ep[1]), close(s.log), close(s.in);
 	sv[1] = ep[1] = s.log = s.in = -1;
 	/* The error pipe closes at the execve; before it, the child's failure. */
 	while ((n = read(ep[0], rec, sizeof(rec))) < 0 && errno == EINTR)
 		;
 	if (n == sizeof(rec)) {
-		const char *what = rec[0] == STAGE_FDS ? "cannot set up the runtime's fds" :
-				   rec[0] == STAGE_IDS ? "cannot switch to the job's uid and gid" :
+		const char *what = rec[0] == GPX_STAGE_FDS ? "cannot set up the runtime's fds" :
+				   rec[0] == GPX_STAGE_IDS ? "cannot switch to the job's uid and gid" :
 				   "cannot execute";
-		snprintf(c->err, sizeof(c->err), "%s%s%s: %s", what, rec[0] == STAGE_EXEC ? " " : "",
-			 rec[0] == STAGE_EXEC ? g.runtime : "", strerror(rec[1]));
+		snprintf(c->err, sizeof(c->err), "%s%s%s: %s", what, rec[0] == GPX_STAGE_EXEC ? " " : "",
+			 rec[0] == GPX_STAGE_EXEC ? g.runtime : "", strerror(rec[1]));
 	} else {
 		/* The runtime reads the whole request before it answers: no deadlock. */
 		for (size_t off = 0; off < c->req.len;) {

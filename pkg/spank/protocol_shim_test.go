@@ -32,6 +32,47 @@ func shimReplyChecker(t *testing.T) string {
 	return bin
 }
 
+// TestShimSpawn runs the plugin's fork-and-exec (shim/spawn.c) through
+// shim/spawn_check.c, with close_range and with the close() fallback of
+// older kernels: the executed program holds fds 0 to 3 only (no stray fd
+// of the caller, low or at the top of its limit), runs as the job's ids
+// when the caller is root, and a failed execve comes back as stage and
+// errno over the error pipe.
+func TestShimSpawn(t *testing.T) {
+	cc, err := exec.LookPath("cc")
+	if err != nil {
+		t.Skip("no C compiler: the plugin's spawn is not tested")
+	}
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep program")
+	}
+	for _, variant := range []string{"close_range", "close loop"} {
+		bin := filepath.Join(t.TempDir(), "spawn_check")
+		args := []string{"-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", "-o", bin}
+		if variant == "close loop" {
+			args = append(args, "-DGPX_NO_CLOSE_RANGE")
+		}
+		args = append(args, "../../shim/spawn.c", "../../shim/spawn_check.c")
+		out, err := exec.Command(cc, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("build the spawn checker: %v\n%s", err, out)
+		}
+		want := "fds 0 1 2 3"
+		if os.Geteuid() == 0 {
+			want += " ids 65534 65534 65534"
+		}
+		out, err = exec.Command(bin, sleep, "10").CombinedOutput()
+		if got := strings.TrimSpace(string(out)); err != nil || got != want {
+			t.Errorf("%s: the runtime would start with %q (%v), want %q", variant, got, err, want)
+		}
+		out, err = exec.Command(bin, "/nonexistent/gpyxis-runtime").CombinedOutput()
+		if got := strings.TrimSpace(string(out)); err != nil || got != "fail 3 2" {
+			t.Errorf("%s: a missing program gave %q (%v), want stage 3 (exec), ENOENT", variant, got, err)
+		}
+	}
+}
+
 // TestShimReplyParser runs the plugin's C reply parser on the cases Go's
 // ParseReply is tested with, every cut of a valid reply and the fuzz seeds,
 // and asserts the same verdict and message from both, and no out-of-bounds
