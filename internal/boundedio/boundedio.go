@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -196,12 +197,20 @@ func check(path string, fi fs.FileInfo, limit int64, pipes bool) error {
 		return nil
 	case pipes && m&fs.ModeNamedPipe != 0:
 		return nil
+	case isDevNull(fi):
+		return nil // reads as an empty file at once: the usual "none"
 	}
 	want := "a regular file"
 	if pipes {
 		want = "a regular file or a pipe"
 	}
 	return &Error{Path: path, Problem: fmt.Sprintf("%s, not %s", Kind(m), want), Err: ErrNotRegular}
+}
+
+// isDevNull reports whether fi is the null device (character 1:3).
+func isDevNull(fi fs.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && fi.Mode()&fs.ModeCharDevice != 0 && unix.Major(uint64(st.Rdev)) == 1 && unix.Minor(uint64(st.Rdev)) == 3
 }
 
 func tooLarge(path string, limit int64) error {

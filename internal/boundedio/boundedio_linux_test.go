@@ -97,6 +97,14 @@ func TestFIFOReturnsFast(t *testing.T) {
 	}
 }
 
+func TestDevNullIsEmpty(t *testing.T) {
+	for _, read := range []func(string, int64) ([]byte, error){ReadFile, ReadFileOrPipe, ReadFileNoFollow} {
+		if b, err := read("/dev/null", Config); err != nil || len(b) != 0 {
+			t.Errorf("/dev/null: %q, %v", b, err)
+		}
+	}
+}
+
 func TestMissing(t *testing.T) {
 	if _, err := ReadFile(filepath.Join(t.TempDir(), "none"), Config); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("err = %v, want not exist", err)
