@@ -74,11 +74,12 @@ func initRun(sync *os.File) error {
 		c.Rootfs.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	if c.Lock != nil {
+		unbindable := deferUnbindable(&c.Rootfs)
 		if err := prepareMounts(c.Rootfs, true); err != nil {
 			return err
 		}
 		return lockAndContinue(sync, *c.Lock, nextStage{Rootfs: c.Rootfs.Rootfs, Writable: c.Rootfs.Writable,
-			Holder: c.Holder, Dir: c.Dir, Args: c.Args, Env: c.Env, Seccomp: c.Seccomp})
+			Holder: c.Holder, Dir: c.Dir, Args: c.Args, Env: c.Env, Seccomp: c.Seccomp, Unbindable: unbindable})
 	}
 	if err := Setup(c.Rootfs); err != nil {
 		return err

@@ -2,6 +2,7 @@ package rootfs
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -92,6 +93,36 @@ type nextStage struct {
 	Args     []string `json:"args,omitempty"`
 	Env      []string `json:"env,omitempty"`
 	Seccomp  []byte   `json:"seccomp,omitempty"`
+	// Unbindable are the mounts to make unbindable once in the new root
+	// (deferUnbindable).
+	Unbindable []Mount `json:"unbindable,omitempty"`
+}
+
+// deferUnbindable makes c's unbindable mounts private for the first stage
+// and returns them: the second stage's recursive bind of the rootfs (a
+// locked mount cannot be pivoted into) copies no unbindable mount, so they
+// become unbindable only after the pivot, where nothing binds them again.
+func deferUnbindable(c *Config) []Mount {
+	var later []Mount
+	for i, m := range c.Mounts {
+		if m.Flags&unix.MS_UNBINDABLE != 0 {
+			later = append(later, Mount{Target: m.Target, Flags: m.Flags & (unix.MS_UNBINDABLE | unix.MS_REC), Optional: m.Optional})
+			c.Mounts[i].Flags = m.Flags&^unix.MS_UNBINDABLE | unix.MS_PRIVATE
+		}
+	}
+	return later
+}
+
+// makeUnbindable applies the deferred propagation changes in the new root,
+// where the targets resolve as they did inside the rootfs in the first stage.
+func makeUnbindable(ms []Mount) error {
+	for _, m := range ms {
+		err := unix.Mount("", m.Target, "", m.Flags, "")
+		if err != nil && !(m.Optional && (errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EINVAL))) {
+			return fmt.Errorf("mount on %s: make %s: %w", m.Target, flagString(m.Flags), err)
+		}
+	}
+	return nil
 }
 
 // lockAndContinue re-executes the init into its second stage, handing it n
@@ -144,6 +175,9 @@ func initNext(sync *os.File, fdEnv string) error {
 		return fmt.Errorf("read second stage: %w", err)
 	}
 	if err := enterRoot(n.Rootfs, n.Writable, true); err != nil {
+		return err
+	}
+	if err := makeUnbindable(n.Unbindable); err != nil {
 		return err
 	}
 	if n.Holder {
