@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 )
 
 // Flatten reads layers newest first (layers[0] is the top layer) and adds each
@@ -15,6 +16,11 @@ import (
 // (whiteouts, opaque directories, type changes, hardlinks across layers),
 // minus what Options drop. Errors name the layer by its index in layers.
 func Flatten(ctx context.Context, layers []LayerOpener, sink Sink, opts Options) (Stats, error) {
+	if v := os.Getenv(MaxBytesEnv); opts.MaxBytes <= 0 && v != "" {
+		if n, err := parseSize(v); err != nil || n == 0 {
+			return Stats{}, fmt.Errorf("%s=%q: not a size (a positive number of bytes, or with a K, M, G or T suffix)", MaxBytesEnv, v)
+		}
+	}
 	f := newFlattener(ctx, sink, opts.fill())
 	for i, open := range layers {
 		if err := f.readLayer(int32(i), open); err != nil {

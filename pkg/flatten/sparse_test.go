@@ -183,6 +183,16 @@ type sinkFunc func(Entry, io.Reader) error
 
 func (f sinkFunc) Add(e Entry, r io.Reader) error { return f(e, r) }
 
+func TestMaxBytesEnvInvalid(t *testing.T) {
+	open := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(nil)), nil }
+	for _, v := range []string{"lots", "0", "-5G"} {
+		t.Setenv(MaxBytesEnv, v)
+		if _, err := Flatten(context.Background(), []LayerOpener{open}, newRecSink(), Options{}); err == nil || !strings.Contains(err.Error(), MaxBytesEnv) {
+			t.Errorf("%s=%s: %v", MaxBytesEnv, v, err)
+		}
+	}
+}
+
 func TestParseSize(t *testing.T) {
 	for in, want := range map[string]int64{"4T": 4 << 40, "512M": 512 << 20, "100": 100} {
 		if got, err := parseSize(in); err != nil || got != want {
