@@ -299,7 +299,10 @@ func (c confirmer) confirm(question string) bool {
 	if c.tty {
 		fmt.Fprint(c.prompt, question)
 	}
-	line, err := c.in.ReadString('\n')
+	// ReadSlice stops at the reader's buffer: an endless line is a "no", not
+	// a string that grows until memory runs out.
+	b, err := c.in.ReadSlice('\n')
+	line := string(b)
 	if err != nil && line == "" {
 		if c.tty {
 			fmt.Fprintln(c.prompt)
