@@ -8,34 +8,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/gpyxis/gpyxis/integration/harness"
 )
 
-// runtimeBin returns the gpyxis-runtime under test: $GPYXIS_RUNTIME (make sets it to
-// bin/gpyxis-runtime), else one built from this checkout once per test run.
-var runtimeBin = sync.OnceValues(func() (string, error) {
-	if p := os.Getenv("GPYXIS_RUNTIME"); p != "" {
-		return p, nil
-	}
-	root, err := harness.RepoFile(".")
-	if err != nil {
-		return "", err
-	}
-	dir, err := os.MkdirTemp("", "gpyxis-bin")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "gpyxis-runtime")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/gpyxis-runtime")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %w\n%s", err, out)
-	}
-	return bin, nil
-})
+// runtimeBin is the gpyxis-runtime under test.
+var runtimeBin = harness.Runtime
 
 // gpyxis runs gpyxis-runtime with args and extra environment; it returns stdout+stderr.
 func gpyxis(t *testing.T, env []string, args ...string) (string, error) {

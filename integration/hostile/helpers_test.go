@@ -29,32 +29,8 @@ const (
 	Attacker = "tester2"
 )
 
-// runtimeBin returns the gpyxis-runtime under test: $GPYXIS_RUNTIME, else one
-// built from this checkout once per test run, installed world-executable so
-// that other users can run it.
-var runtimeBin = sync.OnceValues(func() (string, error) {
-	if p := os.Getenv("GPYXIS_RUNTIME"); p != "" {
-		return p, nil
-	}
-	root, err := harness.RepoFile(".")
-	if err != nil {
-		return "", err
-	}
-	dir, err := os.MkdirTemp("", "gpyxis-hostile-bin")
-	if err != nil {
-		return "", err
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "gpyxis-runtime")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/gpyxis-runtime")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %w\n%s", err, out)
-	}
-	return bin, nil
-})
+// runtimeBin is the gpyxis-runtime under test.
+var runtimeBin = harness.Runtime
 
 // publicRuntime returns a copy of the runtime that every user can execute
 // (the one under test may sit in root's 0700 checkout).

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/gpyxis/gpyxis/internal/boundedio"
 )
 
 // emittable reports whether an object of type t may be added at p.
@@ -66,7 +68,7 @@ func (f *flattener) add(e Entry, r io.Reader) error {
 	case f.opts.MaxEntries > 0 && f.stats.Entries >= f.opts.MaxEntries:
 		err = fmt.Errorf("%w: the image has more than %d files, directories and links", ErrTooLarge, f.opts.MaxEntries)
 	case f.stats.Bytes > f.opts.MaxBytes-e.Size:
-		err = fmt.Errorf("%w: the image's files would hold more than %s (sparse files count their apparent size)", ErrTooLarge, sizeString(f.opts.MaxBytes))
+		err = fmt.Errorf("%w: the image's files would hold more than %s (sparse files count their apparent size)", ErrTooLarge, boundedio.Size(f.opts.MaxBytes))
 		if f.opts.maxBytesHint {
 			err = fmt.Errorf("%w; set %s to a larger size to allow it", err, MaxBytesEnv)
 		}

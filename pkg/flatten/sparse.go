@@ -380,16 +380,3 @@ func parseSize(s string) (int64, error) {
 	}
 	return n << shift, nil
 }
-
-// sizeString formats n bytes with the largest binary unit that divides it.
-func sizeString(n int64) string {
-	for _, u := range []struct {
-		shift uint
-		name  string
-	}{{40, "TiB"}, {30, "GiB"}, {20, "MiB"}, {10, "KiB"}} {
-		if n >= 1<<u.shift && n%(1<<u.shift) == 0 {
-			return fmt.Sprintf("%d %s", n>>u.shift, u.name)
-		}
-	}
-	return fmt.Sprintf("%d bytes", n)
-}
