@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 
+	"github.com/gpyxis/gpyxis/pkg/filter"
+	"github.com/gpyxis/gpyxis/pkg/namespaces"
 	"github.com/gpyxis/gpyxis/pkg/rootfs"
 )
 
@@ -67,4 +71,79 @@ func replaceHolder(ctx context.Context, req *Request, rep *Reply, j *job, d Deps
 		return nil, err
 	}
 	return fresh, nil
+}
+
+// join fills the reply every task gets: the namespace fds of the holder,
+// the working directory, the seccomp filter and the environment.
+func join(req *Request, rep *Reply, j *job, st *stepState) error {
+	h := st.Holder
+	if err := h.Check(); err != nil {
+		return fmt.Errorf("container %s: %w", st.Name, err)
+	}
+	uid, err := rootfs.ProcUID(h.Pid)
+	if err != nil {
+		if gone := h.Check(); gone != nil {
+			return fmt.Errorf("container %s: %w", st.Name, gone)
+		}
+	}
+	if err != nil || uid != j.uid {
+		return fmt.Errorf("container %s: holder pid %d is not yours", st.Name, h.Pid)
+	}
+	for _, n := range j.o.Unshare {
+		kind := map[string]namespaces.Kind{"net": "net", "ipc": "ipc", "uts": "uts"}[n]
+		same, err := namespaces.Same(h.Pid, os.Getpid(), kind)
+		if err != nil {
+			return err
+		}
+		if same {
+			long := map[string]string{"net": "network", "ipc": "IPC", "uts": "UTS"}[n]
+			return fmt.Errorf("--container-unshare=%s requested but the container is not in a separate %s namespace", n, long)
+		}
+	}
+	files, err := namespaces.OpenSet(h.Pid, "user", "cgroup", "mnt", "ipc", "uts", "net")
+	if err != nil {
+		// The holder exiting between the check and the opens is one race
+		// a caller can recover from: say so by its error. An exiting
+		// holder loses its namespace links before its /proc entry (a
+		// zombie keeps its PID and start time), hence ENOENT counts.
+		if gone := h.Check(); gone != nil {
+			return fmt.Errorf("container %s: %w", st.Name, gone)
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("container %s: holder pid %d exiting: %w", st.Name, h.Pid, rootfs.ErrHolderGone)
+		}
+		return fmt.Errorf("container %s: %w", st.Name, err)
+	}
+	// The fds pin whatever process had the PID when they were opened.
+	if err := h.Check(); err != nil {
+		for _, f := range files {
+			f.Close()
+		}
+		return fmt.Errorf("container %s: %w", st.Name, err)
+	}
+	rep.Files = files
+	dir := h.Dir
+	if j.o.Workdir != "" {
+		dir = j.o.Workdir
+	}
+	if dir == "" {
+		dir = "/"
+	}
+	rep.Chdir(dir)
+	if !st.Superuser {
+		prog, err := filter.BPF(filter.Options{})
+		if err != nil {
+			return fmt.Errorf("seccomp filter: %w", err)
+		}
+		rep.Seccomp(prog)
+	}
+	final := PyTorch(MergeEnv(req.Env, h.Env, j.o.Env))
+	set, unset := Diff(req.Env, final)
+	for _, kv := range set {
+		rep.Setenv(kv)
+	}
+	for _, n := range unset {
+		rep.Unsetenv(n)
+	}
+	return nil
 }
