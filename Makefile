@@ -56,7 +56,7 @@ FORCE:
 test: infra lint test-unit test-integration test-rootless ## lint, unit and integration tests (as root: sets up the harness)
 
 test-unit: ## unit tests only (no harness needed)
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/integration$$')
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v -E '/integration(/hostile)?$$')
 
 infra: ## bring up the registries and test images (root)
 ifeq ($(ROOT),0)
