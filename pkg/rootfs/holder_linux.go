@@ -235,10 +235,7 @@ func holdMain(sync *os.File) error {
 		return fmt.Errorf("report ready: %w", err)
 	}
 	eof := make(chan bool, 1)
-	go func() {
-		line, _ := bufio.NewReader(sync).ReadString('\n')
-		eof <- strings.TrimSpace(line) != holdDetach
-	}()
+	go func() { eof <- !detachRequested(sync) }()
 	select {
 	case <-sigs:
 	case stop := <-eof:
@@ -254,6 +251,21 @@ func holdMain(sync *os.File) error {
 	}
 	os.Exit(0)
 	return nil
+}
+
+// detachRequested reads the runtime's word to a holder: true for a detach
+// request, false when the runtime went away (EOF) or said anything else.
+// The config's JSON ends with a newline that the init's decoder may have
+// left unread (it stops at the closing brace): blank lines are skipped, or
+// a holder would stop as soon as it started.
+func detachRequested(sync io.Reader) bool {
+	r := bufio.NewReader(sync)
+	for {
+		line, err := r.ReadString('\n')
+		if l := strings.TrimSpace(line); l != "" || err != nil {
+			return l == holdDetach
+		}
+	}
 }
 
 // Write stores s as JSON at path, atomically (a temporary file renamed).

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,5 +122,25 @@ func TestProcStartTime(t *testing.T) {
 	}
 	if _, err := ProcStartTime(1 << 30); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("ProcStartTime of a missing pid = %v", err)
+	}
+}
+
+// TestDetachRequested: a holder reads its runtime's word after the config,
+// whose trailing newline may still be in the socket.
+func TestDetachRequested(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"", false},
+		{"\n", false},
+		{"\n" + holdDetach + "\n", true},
+		{holdDetach + "\n", true},
+		{"\n\n" + holdDetach, true},
+		{"other\n" + holdDetach + "\n", false},
+	} {
+		if got := detachRequested(strings.NewReader(tc.in)); got != tc.want {
+			t.Errorf("detachRequested(%q) = %v, want %v", tc.in, got, tc.want)
+		}
 	}
 }
