@@ -350,12 +350,17 @@ func readReply(conn *os.File) ([]byte, []*os.File, error) {
 	buf := make([]byte, 64<<10)
 	oob := make([]byte, unix.CmsgSpace(4*250))
 	for {
-		n, oobn, _, _, err := unix.Recvmsg(int(conn.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+		n, oobn, flags, _, err := unix.Recvmsg(int(conn.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
 			return data, files, err
+		}
+		// MSG_CTRUNC: the kernel dropped descriptors that did not fit
+		// (more than one message's worth): the reply is not whole.
+		if flags&unix.MSG_CTRUNC != 0 {
+			return data, files, fmt.Errorf("reply: more file descriptors in one message than the %d expected", (len(oob)-unix.CmsgSpace(0))/4)
 		}
 		if oobn > 0 {
 			msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
