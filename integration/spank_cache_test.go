@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package integration
 
 // The node image cache of unnamed steps (pkg/imagecache, pkg/spank

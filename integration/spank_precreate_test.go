@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package integration
 
 // Pre-creation of an image's tree on every node of an allocation, so that

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package integration
 
 // The SPANK plugin under the harness's real Slurm, following pyxis' own test

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nsjoin.c: join a container's namespaces with setns(2).
  *
  * This is the only code in gpyxis that enters existing namespaces. It must

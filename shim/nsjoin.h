@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nsjoin.h: the one namespace join primitive of gpyxis, shared by the SPANK
  * plugin (task_init) and the gpyxis-runtime cgo constructor (exec).
  * See nsjoin.c and architecture.md §1.3. */

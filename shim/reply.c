@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* reply.c: the plugin's reader of gpyxis-runtime replies. Every access is
  * bounded by the received length: a runtime that died mid-send, or one
  * the job's user drives (a join runs as the user), must not make

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* reply.h: the plugin's reader of gpyxis-runtime replies (see reply.c and
  * pkg/spank/protocol.go, whose ParseReply applies the same rules). */
 #ifndef GPYXIS_REPLY_H

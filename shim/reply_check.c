@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* reply_check.c: a test driver for reply.c, built and run by pkg/spank's
  * protocol tests (with AddressSanitizer where the compiler has it, so that
  * a read one byte past a reply fails the test). Each case on stdin is a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* spank.c: the gpyxis SPANK plugin, a drop-in for pyxis.
  *
  * Thin on purpose: it registers pyxis' --container-* options, and at each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* spawn.c: the child side of the plugin's runtime call. Between fork and
  * execve only async-signal-safe calls: slurmstepd is multi-threaded. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* spawn.h: the fork-side half of the plugin's runtime call (spawn.c). */
 #ifndef GPYXIS_SPAWN_H
 #define GPYXIS_SPAWN_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* spawn_check.c: a test driver for spawn.c, built and run by pkg/spank's
  * tests, also with -DGPX_NO_CLOSE_RANGE (the close() fallback of kernels
  * before 5.9). Like slurmstepd it runs with fd 0 closed, so that the call's

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Command gpyxis-runtime is the gpyxis container runtime: it imports OCI images
 // into squashfs files and runs containers for users and for the Slurm shim.
 package main

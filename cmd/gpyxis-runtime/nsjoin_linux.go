@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package main
 
 // The namespace join of `gpyxis-runtime exec` runs as a C constructor, before

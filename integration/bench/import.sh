@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # import.sh [REPO:TAG]: times `gpyxis-runtime import` against the classic pipeline that
 # enroot drives, on the same image in one run, and prints ratios. Default image: big:latest
 # from the harness registry (BIG=1 integration/infra/infra-up.sh builds it).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # slurm.sh [N]: container overhead of a Slurm step with the gpyxis plugin, on the harness
 # Slurm (plugin-up.sh must have enabled it), N runs each, as ratios against plain srun:
 #   srun -n8 true                                   plain step (baseline)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # start.sh [N]: start latency of a warm named container (`gpyxis-runtime start NAME true`)
 # next to a bare `unshare -Urm chroot ROOTFS true` on the same rootfs, N runs each, as a
 # ratio. Uses debian:bookworm from the harness registry.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package hostile holds the attack suite: crafted images pushed to the harness
 // registry, misbehaving registries on loopback, a second unprivileged user
 // (tester2) going after another user's directories and shared caches, and

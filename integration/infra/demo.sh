@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # demo.sh: the main job on the harness: an unprivileged user runs a Slurm step in a
 # container image, twice (cold: pull and unpack once per node; warm: the node image cache),
 # through the gpyxis plugin that plugin-up.sh enabled. Run by `make up`.

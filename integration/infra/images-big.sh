@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# SPDX-License-Identifier: Apache-2.0
 # big:latest, an image for import benchmarks only (never part of the test suite). Sourced by
 # images-build.sh. Docker v2s2, gzip, eight layers shaped like an NGC PyTorch image:
 #   1 debian

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # images-build.sh [IMAGE...]: builds the test images from Debian packages (never from a hub)
 # and pushes them to the anonymous registry on 127.0.0.1:5000; the other registry variants
 # share its storage. IMAGE is one of busybox, debian, multilayer, pytorch-like, big; the

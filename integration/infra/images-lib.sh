@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# SPDX-License-Identifier: Apache-2.0
 # Image building blocks for images-build.sh: layers from directories or tar files, configs,
 # manifests (OCI and Docker v2s2), indexes, and a push over the registry HTTP API with curl.
 # No docker, buildah or umoci: every byte of every manifest is ours, so digests are known

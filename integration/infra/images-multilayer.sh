@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# SPDX-License-Identifier: Apache-2.0
 # debian:multilayer, the layer-merge torture test. Sourced by images-build.sh.
 # Seven layers (OCI, gzip, GNU tar --format=posix with PAX headers) over the debian base:
 #   1 debian

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # infra-down.sh: stops what infra-up.sh started, and only that (by pidfile, never a broad
 # kill). PURGE=1 also deletes its state: registry storage, built images, certificates, logs.
 . "$(dirname "$0")/lib.sh"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # infra-up.sh: brings up everything the integration tests use, on loopback only:
 # the four registry variants and the test images (BIG=1 adds big:latest, for benchmarks).
 # Idempotent: a second run with everything up takes a few seconds. Writes $MARKER when

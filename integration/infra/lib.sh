@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# SPDX-License-Identifier: Apache-2.0
 # Shared helpers for the gpyxis integration harness. Sourced, never run.
 # Everything here is idempotent and touches only paths and processes of our own.
 

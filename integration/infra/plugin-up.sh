@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # plugin-up.sh [RUNTIME [PLUGIN]]: installs a gpyxis build into the harness's own directory
 # (/usr/local/lib/gpyxis-harness, root-owned and readable by every test user) and enables it
 # in the harness Slurm with /etc/slurm/plugstack.conf.d/gpyxis.conf. PLUGSTACK_ARGS adds

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # registry-up.sh: installs Debian's docker-registry (distribution 2.8) and starts four
 # instances on loopback that share one storage directory, so an image pushed once can
 # be pulled from every variant:

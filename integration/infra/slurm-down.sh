@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # slurm-down.sh: stops what slurm-up.sh started, and only that (by pidfile, never a broad
 # kill): slurmd(s), slurmctld, the NODES=2 relays and namespace, munged if we started it.
 # PURGE=1 also deletes slurm.conf (if ours), the Slurm state and the directories slurm-up.sh created.

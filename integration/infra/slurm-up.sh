@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # slurm-up.sh: installs Debian's Slurm (22.05) and munge and starts a one-machine cluster,
 # daemons started by hand (no systemd needed): munged, slurmctld and one slurmd on 127.0.0.1.
 # NODES=2 adds a second node "HOST-n2" in the network namespace gpx-n2 (veth 10.77.0.1/24 <->

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # user-up.sh [USER]: makes sure the unprivileged test user exists (default tester), so that
 # tests run rootless as a real user, not only as root.
 . "$(dirname "$0")/lib.sh"

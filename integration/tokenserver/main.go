@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Command tokenserver is a minimal Docker registry bearer-token server
 // ("auth: token:" in distribution 2.8) for the integration test harness.
 // Known users get every action they ask for; anonymous clients may only

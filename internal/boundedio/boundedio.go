@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package boundedio reads files a user or a site names (configuration files,
 // credentials, scripts, state files) without trusting what the name points
 // at: a device such as /dev/zero, a FIFO nobody writes to or a file of many

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package fsutil holds filesystem helpers shared by the container store and
 // the node image cache.
 package fsutil

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package inroot reads and writes files inside a container root filesystem
 // without ever leaving it. Every path is resolved by the kernel relative to
 // a descriptor of the root with openat2(RESOLVE_IN_ROOT |

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package lockfile takes flock(2) locks on files: the rootfs, step, name and
 // cache locks of gpyxis. A process holding a lock exclusively may remove
 // its file (a lock of something that is gone): Lock checks, once it holds a

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package pathtrust decides whether a user may trust a directory or file it
 // is about to use, as ssh's StrictModes does for ~/.ssh: a per-user
 // directory that another user can write to (or could swap on the way to it)

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package tempname names temporary files and directories after the process
 // that owns them, so that what a killed process left can be told from what a
 // live one is still writing, and collected by the next process that looks.

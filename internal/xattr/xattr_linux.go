@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package xattr reads a file's extended attributes without following symlinks.
 package xattr
 

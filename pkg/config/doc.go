@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package config loads gpyxis' runtime configuration with enroot's rules:
 // KEY VALUE or KEY=VALUE files (enroot.conf, then gpyxis.conf, conf.d and the
 // per-user file, later wins), ENROOT_* and GPYXIS_* spellings of every key, the

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package filter builds the seccomp filter that fakes success for chown and
 // setuid-family system calls so that package managers work without root.
 //

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package hooks prepares a container before its init starts: the Go
 // versions of enroot's hooks (conf/hooks/*.sh) and the site's own hook
 // executables, run on the host side by the runtime.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package imagecache keeps ready root filesystem trees on a node, keyed by
 // content, so that a container step starts without unpacking its image.
 //

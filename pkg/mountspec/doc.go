@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package mountspec parses container mount specifications and resolves mount
 // targets inside a container root filesystem without escaping it.
 //

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package namespaces creates the user, mount and cgroup namespaces of a
 // container while sharing the host's network, PID, IPC and UTS namespaces,
 // and opens a process's namespace files so that another process can join

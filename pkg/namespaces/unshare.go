@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package namespaces
 
 // Unshare lists the optional namespaces a container gets in addition to the

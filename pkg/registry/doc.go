@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package registry resolves image references and pulls OCI and Docker images
 // (manifests, indexes and verified blobs) into a content-addressed cache.
 //

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package registry
 
 // progressStep is how many bytes pass between two progress events of a layer.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package rootfs turns an unpacked root filesystem directory into the root
 // of a running container: it makes the container's mounts, pivots into the
 // directory, and starts the container's process in new namespaces.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package spank is the Go side of gpyxis' Slurm SPANK plugin (shim/spank.c).
 //
 // The plugin is thin: at each SPANK callback that needs a decision it forks

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package spank
 
 // The shared node cache (plugstack shared_rootfs_cache=DIR): one tree per

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package squashfs
 
 // dirIndex is one entry of an extended directory inode's index: it lets

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package squashfs writes and reads squashfs images, the on-disk form in which
 // gpyxis keeps container images on shared storage.
 //

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package squashfs
 
 // On-disk constants of the squashfs 4.0 format. All integers are little-endian.

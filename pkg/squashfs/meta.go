@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package squashfs
 
 // metaWriter builds a stream of metadata blocks in memory. Every 8 KiB of

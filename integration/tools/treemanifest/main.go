@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Command treemanifest prints integration/harness.Manifest of a tree: the format of
 // integration/infra/images/multilayer.expected. Use it to review, never to regenerate
 // blindly, the expected file: treemanifest ROOT /opt/ml /etc/gpyxis-test /etc/motd

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Regenerates the GNU tar fixtures of this directory (see README.md). Needs root
 # (mknod) and GNU tar; the output is deterministic for a given tar version.
 set -euo pipefail
