@@ -37,6 +37,7 @@ func commands() []command {
 		{name: "export", summary: "write a container as a squashfs file", run: runExport},
 		{name: "digest", summary: "print an image's manifest digest for this platform (enroot digest)", run: runDigest},
 		{name: "cache", summary: "fill, list or clean the node's cache of unpacked images (add, list, gc, prune)", run: runCache},
+		{name: "check", summary: "report what this node supports and what is missing, with the fix", run: runCheck},
 		{name: "spank", summary: "(internal) the Slurm plugin's entry point", run: runSpank},
 		{name: "version", summary: "print the version and build information", run: runVersion},
 		{name: "help", summary: "show this help", run: func(w io.Writer, _ []string) error { return usage(w) }},
