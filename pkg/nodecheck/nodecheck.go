@@ -15,7 +15,11 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
+
+// probeTimeout bounds each child a probe starts.
+const probeTimeout = 10 * time.Second
 
 // Status is a probe's verdict.
 type Status string

@@ -13,13 +13,9 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
-
-// probeTimeout bounds each child a probe starts.
-const probeTimeout = 10 * time.Second
 
 // Run probes this node and returns one Result per feature, in a fixed order.
 func Run(opts Options) []Result {
