@@ -4,8 +4,7 @@
  * This is the only code in gpyxis that enters existing namespaces. It must
  * run in C, in a single-threaded process: setns(CLONE_NEWUSER) fails with
  * EINVAL in a multi-threaded process and setns(CLONE_NEWNS) with EINVAL in
- * one that shares its fs_struct, so no Go code can do it (architecture.md
- * §1.1). The SPANK plugin calls it from slurm_spank_task_init; gpyxis-runtime
+ * one that shares its fs_struct, so no Go code can do it (setns(2)). The SPANK plugin calls it from slurm_spank_task_init; gpyxis-runtime
  * runs it from a constructor, before the Go runtime starts (nsjoin_linux.go).
  * pyxis does the same in pyxis_slurmstepd.c:1562-1683, enroot in
  * enroot-nsenter.c join_namespaces. */

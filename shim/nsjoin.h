@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* nsjoin.h: the one namespace join primitive of gpyxis, shared by the SPANK
  * plugin (task_init) and the gpyxis-runtime cgo constructor (exec).
- * See nsjoin.c and architecture.md §1.3. */
+ * See nsjoin.c. */
 #ifndef GPYXIS_NSJOIN_H
 #define GPYXIS_NSJOIN_H
 

@@ -256,7 +256,8 @@ func execInside() error {
 	}
 	// After setns(user) this process holds CAP_SYS_ADMIN in the container's
 	// user namespace, so the filter needs no NO_NEW_PRIVS; execve by a
-	// non-root uid then drops the capabilities (architecture.md §2.1).
+	// non-root uid then drops the capabilities (capabilities(7): execve by a
+	// non-zero uid of a file without capabilities leaves none permitted).
 	if len(c.Seccomp) > 0 {
 		if err := filter.LoadBPF(c.Seccomp, filter.Options{}); err != nil {
 			return fmt.Errorf("exec: seccomp filter: %w", err)

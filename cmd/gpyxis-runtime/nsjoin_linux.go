@@ -4,8 +4,8 @@ package main
 
 // The namespace join of `gpyxis-runtime exec` runs as a C constructor, before
 // the Go runtime starts any thread: setns(CLONE_NEWUSER) and setns(CLONE_NEWNS)
-// need a single-threaded process, which a Go program never is (architecture.md
-// §1.1; runc's nsenter and Apptainer's starter do the same). The constructor
+// need a single-threaded process, which a Go program never is (setns(2):
+// EINVAL otherwise; runc's nsenter and Apptainer's starter do the same). The constructor
 // compiles shim/nsjoin.c, the primitive the SPANK plugin links too.
 //
 // It is armed by one environment variable and returns at once without it:

@@ -5,8 +5,8 @@
 // executables, run on the host side by the runtime.
 //
 // enroot runs its hooks inside the new user and mount namespaces, after the
-// system mounts (pass -1) and before the user's mounts (runtime::_start,
-// reference pyxis-enroot.md §4.9 step 6d and §4.16). gpyxis runs them
+// system mounts (pass -1) and before the user's mounts (enroot's
+// src/runtime.sh, runtime::_start). gpyxis runs them
 // earlier, on the host, before [rootfs.Start]: a hook here does not mount
 // anything itself, it produces data in a [Context]: mounts appended to
 // Context.Mounts (applied by the container init after its system mounts

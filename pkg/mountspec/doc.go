@@ -15,9 +15,9 @@
 //
 // # enroot compatibility
 //
-// Behaviour follows enroot's bin/enroot-mount.c and src/runtime.sh
-// (reference pyxis-enroot.md §4.9, §4.12, §4.14, §4.15) and pyxis' args.c
-// (reference §1.3 "--container-mounts"):
+// Behaviour follows enroot's bin/enroot-mount.c and src/runtime.sh (its fstab
+// syntax, option table and mount passes) and pyxis' args.c (its
+// --container-mounts syntax):
 //
 //   - Fields are SOURCE TARGET [TYPE [OPTIONS [FREQ [PASSNO]]]] separated by
 //     spaces or tabs, as glibc getmntent(3) splits them. Blank lines and lines

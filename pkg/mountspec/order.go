@@ -4,7 +4,8 @@ package mountspec
 
 import "slices"
 
-// Pass numbers enroot uses (reference §4.9 step 6c-6e).
+// Pass numbers enroot uses (src/runtime.sh, runtime::_start: system mounts,
+// then the hooks, then the image's and the user's mounts).
 const (
 	// PassSystem entries are mounted before the hooks run (the system
 	// fstabs in /etc/enroot/mounts.d use it).

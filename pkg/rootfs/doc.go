@@ -20,8 +20,8 @@
 //
 // # Mount sequence
 //
-// [Setup] runs inside the new namespaces (architecture.md §2.3, enroot
-// runtime::_start and conf/mounts/*.fstab):
+// [Setup] runs inside the new namespaces (as enroot's runtime::_start and
+// conf/mounts/*.fstab do):
 //
 //  1. mount("", "/", MS_REC|MS_SLAVE): host events propagate in, nothing
 //     leaks out.
@@ -77,7 +77,8 @@
 //
 // # Holder
 //
-// [StartHolder] reuses this init for a holder (architecture.md §1.4, §2.2):
+// [StartHolder] reuses this init for a holder, the process that keeps a
+// container's namespaces for the tasks and exec calls that join them:
 // instead of exec'ing a command after Setup it changes to /, reports ready
 // on the same socket and blocks on it, Setsid, keeping the namespaces alive
 // with the container's environment as its own. [Holder.Stop] closes the

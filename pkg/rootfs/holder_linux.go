@@ -30,7 +30,7 @@ var ErrHolderGone = errors.New("container holder is not running")
 
 // HolderConfig describes a holder: a container init that makes the mounts
 // and pivots, then stays in the namespaces, running nothing, so that tasks
-// and `gpyxis-runtime exec` can join them (architecture.md §1.4, §2.2).
+// and `gpyxis-runtime exec` can join them.
 type HolderConfig struct {
 	// Rootfs is the mount setup; Rootfs.Unshare also picks the namespaces.
 	// A PID namespace is refused: joiners could not enter it.

@@ -19,7 +19,7 @@ import (
 // namespaces (the init started by [Start]), with CAP_SYS_ADMIN there; it
 // changes the root and working directory of the calling process.
 //
-// The sequence (architecture.md §2.3; enroot runtime::_start):
+// The sequence (enroot's runtime::_start):
 //
 //  1. mount / MS_REC|MS_SLAVE: host mount events still propagate in,
 //     nothing propagates out.

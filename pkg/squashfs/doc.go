@@ -38,7 +38,7 @@
 // decompressed; the content reader reports them (SparseReader) so that a
 // sink can seek over them.
 //
-// The reader is our own rather than go-diskfs' (libraries.md §3): that one
+// The reader is our own rather than go-diskfs' (github.com/diskfs/go-diskfs): that one
 // reads in one goroutine (about 110 MB/s with hashing on the 1.9 GB
 // reference tree), drops setuid/setgid/sticky bits, does not expose device
 // numbers, is O(n²) through its path API, and would add a dependency for
