@@ -36,7 +36,7 @@ func opExit(req *Request, rep *Reply, d Deps) error {
 	defer unlock()
 	st, err := readStep(j.stepFile(".json"))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return cleanAbandoned(j, d)
 	}
 	if err != nil {
 		return err
@@ -173,5 +173,37 @@ func opEpilog(req *Request, rep *Reply, d Deps) error {
 	if len(errs) == 0 {
 		os.Remove(jobStoresFile(dir, id))
 	}
+	return errors.Join(errs...)
+}
+
+// cleanAbandoned removes what a step's setup made before it was killed
+// (kill -9 between starting the holder and recording the step): nothing
+// recorded it, so it is found by the step's own names. The holder state
+// file names the step's holder, an unnamed step's container is its own
+// (pyxis_JOB.STEP, in the store or as an overlay), and the step lock goes.
+func cleanAbandoned(j *job, d Deps) error {
+	var errs []error
+	name := j.name()
+	hf := holderFile(j, name)
+	if h, err := rootfs.ReadState(hf); err == nil {
+		// Only a live holder of this user: the PID may have been reused.
+		if h.Check() == nil {
+			if uid, err := rootfs.ProcUID(h.Pid); err == nil && uid == j.uid {
+				errs = append(errs, stopHolder(h))
+			}
+		}
+		os.Remove(hf)
+	}
+	if j.o.Name == "" {
+		store := container.Store{Dir: d.Config.DataPath}
+		if err := store.Remove(name); err != nil && !errors.Is(err, container.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("failed to remove container filesystem: %w", err))
+		}
+		overlay := filepath.Join(d.Config.DataPath, ".overlay-"+name)
+		if _, err := os.Lstat(overlay); err == nil {
+			errs = append(errs, container.RemoveRootfs(overlay))
+		}
+	}
+	os.Remove(j.stepFile(".lock"))
 	return errors.Join(errs...)
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"time"
 
 	"github.com/gpyxis/gpyxis/pkg/filter"
 	"github.com/gpyxis/gpyxis/pkg/namespaces"
@@ -36,6 +37,8 @@ func joinStep(ctx context.Context, req *Request, rep *Reply, j *job, d Deps, st 
 		}
 		d.Logger.Debug("the container's holder exited before this task joined it: setting up again",
 			"container", st.Name, "pid", st.Holder.Pid)
+		// A holder being stopped may still look running for a moment.
+		time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
 		if st, err = replaceHolder(ctx, req, rep, j, d, st.Holder); err != nil {
 			return err
 		}

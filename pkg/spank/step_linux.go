@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -712,7 +713,12 @@ func stepMounts(req *Request) ([]mountspec.Mount, error) {
 // namespaces a step can join: one of its processes (pyxis takes the first
 // PID `enroot list -f` shows), preferring a holder.
 func runningHolder(store container.Store, name, runtimeDir string) *rootfs.HolderState {
-	pids := store.Pids(name)
+	// An exiting process loses its namespace links first: it cannot be
+	// joined, so it does not count as running.
+	pids := slices.DeleteFunc(store.Pids(name), func(p int) bool {
+		_, err := os.Readlink("/proc/" + strconv.Itoa(p) + "/ns/mnt")
+		return err != nil
+	})
 	if len(pids) == 0 {
 		// An unnamed step's container lives on an overlay, outside the
 		// store: its holder's state file names it (pyxis lets a step attach
