@@ -241,6 +241,29 @@ func Kind(m fs.FileMode) string {
 	return "a special file"
 }
 
+// KindOfMode is Kind for a raw st_mode from stat(2).
+func KindOfMode(mode uint32) string {
+	var t fs.FileMode
+	switch mode & syscall.S_IFMT {
+	case syscall.S_IFREG:
+	case syscall.S_IFDIR:
+		t = fs.ModeDir
+	case syscall.S_IFLNK:
+		t = fs.ModeSymlink
+	case syscall.S_IFCHR:
+		t = fs.ModeDevice | fs.ModeCharDevice
+	case syscall.S_IFBLK:
+		t = fs.ModeDevice
+	case syscall.S_IFIFO:
+		t = fs.ModeNamedPipe
+	case syscall.S_IFSOCK:
+		t = fs.ModeSocket
+	default:
+		t = fs.ModeIrregular
+	}
+	return Kind(t)
+}
+
 // Size formats n bytes the way the limits read: "1 MiB", "16 MiB", "4 TiB".
 func Size(n int64) string {
 	for _, u := range []struct {

@@ -160,3 +160,16 @@ func TestReadFileNoFollow(t *testing.T) {
 		t.Error("a link to /dev/zero was read")
 	}
 }
+
+// TestKindOfMode: a raw stat mode names the same type as its fs.FileMode.
+func TestKindOfMode(t *testing.T) {
+	for mode, want := range map[uint32]string{
+		unix.S_IFREG | 0o644: "a regular file", unix.S_IFDIR: "a directory", unix.S_IFLNK: "a symbolic link",
+		unix.S_IFCHR: "a character device", unix.S_IFBLK: "a block device", unix.S_IFIFO: "a FIFO",
+		unix.S_IFSOCK: "a socket",
+	} {
+		if got := KindOfMode(mode); got != want {
+			t.Errorf("KindOfMode(%#o) = %q, want %q", mode, got, want)
+		}
+	}
+}

@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gpyxis/gpyxis/internal/boundedio"
 	"golang.org/x/sys/unix"
 )
 
@@ -184,25 +185,7 @@ func regular(name string, mode uint32) error {
 	if mode&unix.S_IFMT == unix.S_IFREG {
 		return nil
 	}
-	return &fileError{fmt.Sprintf("%s in the container image is %s, not a regular file; make it one in the image", name, kind(mode)), ErrNotRegular}
-}
-
-func kind(mode uint32) string {
-	switch mode & unix.S_IFMT {
-	case unix.S_IFDIR:
-		return "a directory"
-	case unix.S_IFIFO:
-		return "a FIFO"
-	case unix.S_IFSOCK:
-		return "a socket"
-	case unix.S_IFCHR:
-		return "a character device"
-	case unix.S_IFBLK:
-		return "a block device"
-	case unix.S_IFLNK:
-		return "a symbolic link"
-	}
-	return "a special file"
+	return &fileError{fmt.Sprintf("%s in the container image is %s, not a regular file; make it one in the image", name, boundedio.KindOfMode(mode)), ErrNotRegular}
 }
 
 // split returns the parent directory and the last component of name. The

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gpyxis/gpyxis/internal/boundedio"
 	"golang.org/x/sys/unix"
 )
 
@@ -67,7 +68,7 @@ func (e *Error) Error() string {
 			want = "a regular file"
 		}
 		return fmt.Sprintf("refusing %s: %s is not %s (%s owned by %s, mode %s): remove it and retry",
-			e.Path, e.At, want, kind(e.Mode), describe(e.Owner), mode)
+			e.Path, e.At, want, boundedio.KindOfMode(e.Mode), describe(e.Owner), mode)
 	}
 	if e.File {
 		return fmt.Sprintf("refusing %s: owned by %s, mode %s; it must be %s and not writable by others: "+
@@ -83,22 +84,6 @@ func describe(uid int) string {
 		return u.Username + " (uid " + strconv.Itoa(uid) + ")"
 	}
 	return "uid " + strconv.Itoa(uid)
-}
-
-func kind(mode uint32) string {
-	switch mode & unix.S_IFMT {
-	case unix.S_IFREG:
-		return "a file"
-	case unix.S_IFDIR:
-		return "a directory"
-	case unix.S_IFIFO:
-		return "a FIFO"
-	case unix.S_IFSOCK:
-		return "a socket"
-	case unix.S_IFCHR, unix.S_IFBLK:
-		return "a device"
-	}
-	return "a special file"
 }
 
 // CheckDir checks that uid may trust the existing directory path. A missing
