@@ -14,7 +14,6 @@
 package tempname
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -30,6 +29,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gpyxis/gpyxis/internal/fsutil"
+	"github.com/gpyxis/gpyxis/internal/procfs"
 )
 
 // Owner is the process a temporary belongs to.
@@ -43,7 +43,7 @@ type Owner struct {
 // self is this process's Owner, read once.
 var self = sync.OnceValues(func() (Owner, error) {
 	pid := os.Getpid()
-	start, err := startTime(pid)
+	start, err := procfs.StartTime(pid)
 	if err != nil {
 		return Owner{}, fmt.Errorf("temporary name: %w", err)
 	}
@@ -141,7 +141,7 @@ func Dead(o Owner) bool {
 	if o.Boot != me.Boot {
 		return true
 	}
-	start, err := startTime(o.PID)
+	start, err := procfs.StartTime(o.PID)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ESRCH) {
 		return true
 	}
@@ -243,26 +243,6 @@ func unescape(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
-}
-
-// startTime reads field 22 of /proc/PID/stat: when the process started, in
-// clock ticks after boot.
-func startTime(pid int) (uint64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) may hold spaces and parentheses: count
-	// fields after its last ')', where field 3 starts.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no command field", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f)+2)
-	}
-	return strconv.ParseUint(f[19], 10, 64)
 }
 
 // bootID is 8 hex digits of this boot's id; "00000000" where the kernel has none.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gpyxis/gpyxis/internal/procfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -42,7 +43,7 @@ func deadOwner(t *testing.T) Owner {
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
-	start, err := startTime(c.Process.Pid)
+	start, err := procfs.StartTime(c.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gpyxis/gpyxis/internal/boundedio"
+	"github.com/gpyxis/gpyxis/internal/procfs"
 	"github.com/gpyxis/gpyxis/pkg/namespaces"
 )
 
@@ -394,20 +395,7 @@ func stopHolder(s *HolderState, timeout time.Duration) error {
 // ProcStartTime returns field 22 of /proc/PID/stat, the process's start time
 // in clock ticks after boot. An exited process gives an error wrapping
 // os.ErrNotExist.
-func ProcStartTime(pid int) (uint64, error) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	// Field 2, the command name, is in parentheses and may hold spaces or
-	// ')': fields 3 and on follow the last ')'.
-	i := strings.LastIndexByte(string(data), ')')
-	f := strings.Fields(string(data[i+1:]))
-	if i < 0 || len(f) < 20 {
-		return 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
-	}
-	return strconv.ParseUint(f[19], 10, 64) // field 22 is the 20th after ')'
-}
+func ProcStartTime(pid int) (uint64, error) { return procfs.StartTime(pid) }
 
 // ProcUID returns the real host uid of process pid, from /proc/PID/status.
 func ProcUID(pid int) (int, error) {
