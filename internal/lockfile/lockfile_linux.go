@@ -27,7 +27,7 @@ const poll = 20 * time.Millisecond
 // unix.EWOULDBLOCK when LOCK_NB found it held, and ctx.Err() when waiting
 // ended. The returned function releases the lock.
 func Lock(ctx context.Context, path string, how int) (func(), error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	f, err := open(path)
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
@@ -37,7 +37,7 @@ func Lock(ctx context.Context, path string, how int) (func(), error) {
 			// Its holder removed the file: the lock of a file no one else
 			// will open protects nothing. Take the one at path now.
 			f.Close()
-			if f, err = os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600); err != nil {
+			if f, err = open(path); err != nil {
 				return nil, fmt.Errorf("lock: %w", err)
 			}
 			continue
@@ -65,4 +65,15 @@ func same(f *os.File, path string) bool {
 		return false
 	}
 	return a.Dev == b.Dev && a.Ino == b.Ino
+}
+
+// open opens (creating it, 0600) the lock file path. O_NOFOLLOW: a link in
+// its place must not make the locker create or lock a file elsewhere;
+// O_NONBLOCK: a FIFO in its place must not block the open.
+func open(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0o600)
+	if errors.Is(err, unix.ELOOP) {
+		return nil, fmt.Errorf("lock file %s is a symbolic link: remove it", path)
+	}
+	return f, err
 }

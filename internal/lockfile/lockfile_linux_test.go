@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,5 +79,22 @@ func TestLockRemoved(t *testing.T) {
 		u()
 	case <-time.After(5 * time.Second):
 		t.Fatal("the waiter never took the lock of the file at the path")
+	}
+}
+
+// TestLockRefusesLink: a link where the lock file goes is neither followed
+// (no file appears at its target) nor locked.
+func TestLockRefusesLink(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "elsewhere")
+	lock := filepath.Join(dir, "x.lock")
+	if err := os.Symlink(target, lock); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Lock(context.Background(), lock, unix.LOCK_EX); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("Lock through a link: %v, want a refusal naming the link", err)
+	}
+	if _, err := os.Lstat(target); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the link's target was created: %v", err)
 	}
 }
